@@ -1,0 +1,169 @@
+"""Speech recognition of one mono signal with faster-whisper, returned as timed utterances.
+
+Callers pass one channel (stereo calls) or the mix (mono calls); times in the
+result are shifted by ``offset`` so chunks of a long recording line up.
+Mandarin comes out in simplified characters (Whisper base often writes
+traditional ones), and well-known inventions on silence are dropped.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import yaml
+
+from .errors import ConfigError, UnsupportedLanguageError
+from .model import ModelOptions, load_model
+from .paths import DATA_FILES
+from .types import Utterance, Word
+
+_STRIP = re.compile(r"[\s\W_]+", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class AsrSettings:
+    """Decoding settings; loaded from ``qa/data/asr.yaml`` and returned with every transcript."""
+
+    beam_size: int
+    condition_on_previous_text: bool
+    temperature: tuple[float, ...]
+    compression_ratio_threshold: float
+    log_prob_threshold: float
+    no_speech_threshold: float
+    vad_filter: bool
+    vad: dict[str, Any]
+    split_pause: float
+    min_gap: float
+    chunk_seconds: float
+    search_seconds: float
+    languages: tuple[str, ...]
+    foreign_language_probability: float
+    hallucinations: tuple[str, ...] = field(default_factory=tuple)
+
+    def with_beam(self, beam_size: int | None) -> "AsrSettings":
+        if beam_size is None:
+            return self
+        from dataclasses import replace
+
+        return replace(self, beam_size=beam_size)
+
+
+@functools.lru_cache(maxsize=1)
+def default_settings() -> AsrSettings:
+    raw = yaml.safe_load((DATA_FILES / "asr.yaml").read_text(encoding="utf-8"))
+    try:
+        raw["temperature"] = tuple(raw["temperature"])
+        raw["languages"] = tuple(raw["languages"])
+        raw["hallucinations"] = tuple(_STRIP.sub("", h.lower()) for h in raw.get("hallucinations", []))
+        return AsrSettings(**raw)
+    except (TypeError, KeyError) as exc:
+        raise ConfigError(f"qa/data/asr.yaml is malformed: {exc}") from exc
+
+
+@functools.lru_cache(maxsize=1)
+def _t2s():
+    import opencc
+
+    return opencc.OpenCC("t2s")
+
+
+def normalise_word(text: str, language: str) -> str:
+    return _t2s().convert(text) if language == "zh" else text
+
+
+def join_words(words: list[Word], language: str) -> str:
+    text = "".join(w.text for w in words)
+    return text.strip() if language == "zh" else " ".join(text.split())
+
+
+def detect_language(audio: np.ndarray, options: ModelOptions, settings: AsrSettings) -> tuple[str, float]:
+    """The call's language among ``settings.languages``; refuse one the model is sure is another."""
+    model = load_model(options)
+    _, _, all_probs = model.detect_language(audio=audio, vad_filter=True, language_detection_segments=2)
+    probs = dict(all_probs)
+    best_other, p_other = max(all_probs, key=lambda kv: kv[1])
+    ours = max(settings.languages, key=lambda lang: probs.get(lang, 0.0))
+    if best_other not in settings.languages and p_other >= settings.foreign_language_probability:
+        raise UnsupportedLanguageError(
+            f"the call sounds like language {best_other!r} (p={p_other:.2f}); callqa handles "
+            f"{', '.join(settings.languages)}. If that is wrong, force one with --language."
+        )
+    total = sum(probs.get(lang, 0.0) for lang in settings.languages) or 1.0
+    return ours, probs.get(ours, 0.0) / total
+
+
+def _is_hallucination(text: str, settings: AsrSettings) -> bool:
+    flat = _STRIP.sub("", text.lower())
+    return bool(flat) and any(h in flat for h in settings.hallucinations)
+
+
+def transcribe_signal(
+    audio: np.ndarray,
+    language: str,
+    options: ModelOptions,
+    settings: AsrSettings,
+    offset: float = 0.0,
+    speaker: str = "",
+    role: str = "unknown",
+) -> list[Utterance]:
+    """Utterances (with word timings) heard in one mono 16 kHz signal."""
+    model = load_model(options)
+    segments, _info = model.transcribe(
+        audio,
+        language=language,
+        task="transcribe",
+        beam_size=settings.beam_size,
+        temperature=list(settings.temperature),
+        compression_ratio_threshold=settings.compression_ratio_threshold,
+        log_prob_threshold=settings.log_prob_threshold,
+        no_speech_threshold=settings.no_speech_threshold,
+        condition_on_previous_text=settings.condition_on_previous_text,
+        word_timestamps=True,
+        vad_filter=settings.vad_filter,
+        vad_parameters=dict(settings.vad) if settings.vad_filter else None,
+    )
+    utterances: list[Utterance] = []
+    for seg in segments:
+        if _is_hallucination(seg.text, settings) or not seg.words:
+            continue
+        words = [
+            Word(
+                start=round(offset + float(w.start), 3),
+                end=round(offset + float(max(w.end, w.start)), 3),
+                text=normalise_word(w.word, language),
+                probability=round(float(w.probability), 4),
+            )
+            for w in seg.words
+        ]
+        for group in split_at_pauses(words, settings.split_pause):
+            text = join_words(group, language)
+            if not _STRIP.sub("", text):
+                continue
+            utterances.append(
+                Utterance(
+                    role=role,
+                    start=group[0].start,
+                    end=group[-1].end,
+                    text=text,
+                    words=group,
+                    speaker=speaker,
+                    confidence=round(float(np.mean([w.probability for w in group])), 4),
+                    no_speech_prob=round(float(seg.no_speech_prob), 4),
+                )
+            )
+    return utterances
+
+
+def split_at_pauses(words: list[Word], pause: float) -> list[list[Word]]:
+    """Cut a run of words wherever the speaker pauses longer than ``pause`` seconds."""
+    groups: list[list[Word]] = []
+    for word in words:
+        if groups and word.start - groups[-1][-1].end <= pause:
+            groups[-1].append(word)
+        else:
+            groups.append([word])
+    return groups

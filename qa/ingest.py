@@ -1,0 +1,23 @@
+"""One entry point from a file on disk to a Transcript: audio is transcribed, text is read."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .audio import probe
+from .meta import meta_for
+from .transcribe import Progress, TranscribeOptions, transcribe
+from .transcript_io import TRANSCRIPT_SUFFIXES, read_transcript
+from .types import Transcript
+
+
+def is_transcript_file(path: Path) -> bool:
+    return Path(path).suffix.lower() in TRANSCRIPT_SUFFIXES
+
+
+def load_call(path: Path, options: TranscribeOptions | None = None, progress: Progress | None = None) -> Transcript:
+    """A transcript for ``path``: read if it is one (JSON or timed text), else transcribed from audio."""
+    path = Path(path)
+    if is_transcript_file(path):
+        return read_transcript(path)
+    return transcribe(probe(path, meta_for(path)), options, progress)

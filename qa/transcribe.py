@@ -1,0 +1,186 @@
+"""Recording -> Transcript: who said what, when, with word timings.
+
+Stereo calls are transcribed channel by channel (one side per channel, role
+from the channel map), so overlapping speech is kept and each side's silence
+is skipped by the VAD. Mono calls are transcribed once, split into two voices
+(qa.diarize) and the agent is told from the customer by what each says
+(qa.roles). A mono call whose voices cannot be separated is flagged, not
+guessed. A "stereo" file whose two channels are the same signal is treated as
+mono.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import asr
+from .audio import SAMPLE_RATE, iter_chunks
+from .errors import SilentAudioError, UnsupportedLanguageError
+from .model import ModelOptions
+from .transcript_io import gaps_between
+from .types import LANGUAGES, Recording, RoleAssignment, Transcript, Utterance, Word
+
+#: Channels correlated above this are one signal copied twice (a mislabeled mono file).
+DUPLICATE_CHANNEL_CORRELATION = 0.98
+#: Mono audio kept for speaker separation, at this rate (bounded memory for long calls).
+DIARIZE_RATE = 8000
+
+Progress = Callable[[float], None]
+
+
+@dataclass(frozen=True)
+class TranscribeOptions:
+    model: ModelOptions = field(default_factory=ModelOptions)
+    language: str | None = None  # zh | es | en; None = detect per call
+    beam_size: int | None = None  # None = qa/data/asr.yaml
+
+
+def _check_language(language: str | None) -> str | None:
+    if language in (None, "", "auto"):
+        return None
+    if language not in LANGUAGES:
+        raise UnsupportedLanguageError(
+            f"language {language!r} is not supported; use one of {', '.join(LANGUAGES)} or auto"
+        )
+    return language
+
+
+def _same_signal(samples: np.ndarray) -> bool:
+    if samples.shape[0] != 2:
+        return False
+    left, right = samples[0], samples[1]
+    if not left.any() or not right.any():
+        return False
+    return float(np.corrcoef(left, right)[0, 1]) >= DUPLICATE_CHANNEL_CORRELATION
+
+
+def transcribe(recording: Recording, options: TranscribeOptions | None = None, progress: Progress | None = None) -> Transcript:
+    options = options or TranscribeOptions()
+    settings = asr.default_settings().with_beam(options.beam_size)
+    language = _check_language(options.language) or _check_language(recording.meta.language)
+    language_probability = 1.0
+    stereo = recording.channels == 2
+    notes: list[str] = []
+    utterances: list[Utterance] = []
+    mono_parts: list[np.ndarray] = []
+    started = time.perf_counter()
+    decoded = 0.0
+    for chunk in iter_chunks(recording, settings.chunk_seconds, settings.search_seconds):
+        samples = chunk.samples
+        if stereo and chunk.offset == 0 and _same_signal(samples):
+            stereo = False
+            notes.append("the two channels carry the same signal: treated as a mono recording")
+        if language is None:
+            language, language_probability = asr.detect_language(samples.mean(axis=0), options.model, settings)
+        if stereo:
+            for channel in (0, 1):
+                role = recording.meta.channel_map.get(channel, "unknown")
+                utterances += asr.transcribe_signal(
+                    np.ascontiguousarray(samples[channel]), language, options.model, settings,
+                    offset=chunk.offset, speaker=f"ch{channel}", role=role,
+                )
+        else:
+            mono = samples.mean(axis=0) if samples.shape[0] > 1 else samples[0]
+            utterances += asr.transcribe_signal(
+                np.ascontiguousarray(mono), language, options.model, settings, offset=chunk.offset,
+            )
+            mono_parts.append(mono[:: SAMPLE_RATE // DIARIZE_RATE].copy())
+        decoded = chunk.offset + chunk.duration
+        if progress:
+            progress(decoded)
+    if not utterances:
+        raise SilentAudioError(
+            f"{recording.path}: no speech found in {decoded:.1f} s of audio (silence-only or music-only recording)"
+        )
+    if stereo:
+        roles = _stereo_roles(utterances, recording)
+    else:
+        utterances, roles = _split_mono(utterances, np.concatenate(mono_parts), language, settings)
+    roles.notes = notes + roles.notes
+    utterances.sort(key=lambda u: (u.start, u.end))
+    duration = decoded or recording.duration
+    return Transcript(
+        call_id=recording.meta.call_id,
+        language=language,
+        duration=round(duration, 3),
+        utterances=utterances,
+        gaps=gaps_between(utterances, duration, settings.min_gap),
+        roles=roles,
+        meta=recording.meta,
+        language_probability=round(float(language_probability), 4),
+        source={"path": str(recording.path), "sha256": recording.sha256, "codec": recording.codec,
+                "channels": recording.channels, "sample_rate": recording.sample_rate},
+        asr=_asr_record(options, settings, time.perf_counter() - started),
+    )
+
+
+def _asr_record(options: TranscribeOptions, settings: asr.AsrSettings, elapsed: float) -> dict:
+    import faster_whisper
+
+    return {
+        "engine": f"faster-whisper {faster_whisper.__version__}",
+        "model": options.model.model or "base (embedded)",
+        "compute_type": options.model.compute_type,
+        "beam_size": settings.beam_size,
+        "vad_filter": settings.vad_filter,
+        "condition_on_previous_text": settings.condition_on_previous_text,
+        "seconds": round(elapsed, 2),
+    }
+
+
+def _stereo_roles(utterances: list[Utterance], recording: Recording) -> RoleAssignment:
+    speaking = {u.speaker for u in utterances}
+    mapping = {f"ch{c}": r for c, r in recording.meta.channel_map.items()}
+    notes = []
+    if len(speaking) < 2:
+        notes.append(f"only {', '.join(sorted(speaking))} has speech: one side of the call is silent")
+    return RoleAssignment(
+        method="channel", confidence=1.0, separated=len(speaking) == 2, speaker_roles=mapping, notes=notes
+    )
+
+
+def _split_mono(
+    utterances: list[Utterance], mono: np.ndarray, language: str, settings: asr.AsrSettings
+) -> tuple[list[Utterance], RoleAssignment]:
+    from .diarize import assign_words, split_speakers
+    from .roles import guess_roles, role_settings
+
+    diarization = split_speakers(mono, sample_rate=DIARIZE_RATE)
+    if not diarization.separated:
+        for u in utterances:
+            u.role, u.speaker = "unknown", "spk0"
+        return utterances, RoleAssignment(
+            method="diarization", confidence=round(diarization.confidence, 3), separated=False,
+            speaker_roles={"spk0": "unknown"},
+            notes=["the voices in this mono call could not be separated; roles are unknown"] + diarization.notes,
+        )
+    words: list[tuple[Word, Utterance]] = [(w, u) for u in utterances for w in u.words]
+    speakers = assign_words([w for w, _ in words], diarization.turns)
+    regrouped: list[Utterance] = []
+    for (word, source), speaker in zip(words, speakers):
+        last = regrouped[-1] if regrouped else None
+        if last is not None and last.speaker == speaker and word.start - last.end <= settings.split_pause:
+            last.words.append(word)
+            last.end = word.end
+        else:
+            regrouped.append(Utterance(role="unknown", start=word.start, end=word.end, text="", words=[word],
+                                       speaker=speaker, no_speech_prob=source.no_speech_prob))
+    for u in regrouped:
+        u.text = asr.join_words(u.words, language)
+        u.confidence = round(float(np.mean([w.probability for w in u.words])), 4)
+    regrouped = [u for u in regrouped if u.text]
+    guess = guess_roles(regrouped, language)
+    for u in regrouped:
+        u.role = guess.speaker_roles.get(u.speaker, "unknown")
+    confidence = round(guess.confidence * diarization.confidence, 3)
+    notes = list(diarization.notes)
+    if confidence < role_settings().min_confidence:
+        notes.append(f"agent/customer assignment is uncertain (confidence {confidence:.2f}): check by ear")
+    return regrouped, RoleAssignment(
+        method="diarization", confidence=confidence, separated=True,
+        speaker_roles=guess.speaker_roles, notes=notes,
+    )
