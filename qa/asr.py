@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -44,12 +44,9 @@ class AsrSettings:
     foreign_language_probability: float
     hallucinations: tuple[str, ...] = field(default_factory=tuple)
 
-    def with_beam(self, beam_size: int | None) -> "AsrSettings":
-        if beam_size is None:
-            return self
-        from dataclasses import replace
-
-        return replace(self, beam_size=beam_size)
+    def with_overrides(self, **changes: Any) -> "AsrSettings":
+        """A copy with the given settings changed; ``None`` values keep the default."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
 @functools.lru_cache(maxsize=1)

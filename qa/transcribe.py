@@ -26,8 +26,8 @@ from .types import LANGUAGES, Recording, RoleAssignment, Transcript, Utterance, 
 
 #: Channels correlated above this are one signal copied twice (a mislabeled mono file).
 DUPLICATE_CHANNEL_CORRELATION = 0.98
-#: Mono audio kept for speaker separation, at this rate (bounded memory for long calls).
-DIARIZE_RATE = 8000
+#: Mono audio is kept for speaker separation at the rate qa.diarize reads.
+DIARIZE_RATE = SAMPLE_RATE
 
 Progress = Callable[[float], None]
 
@@ -37,6 +37,7 @@ class TranscribeOptions:
     model: ModelOptions = field(default_factory=ModelOptions)
     language: str | None = None  # zh | es | en; None = detect per call
     beam_size: int | None = None  # None = qa/data/asr.yaml
+    vad_filter: bool | None = None  # None = qa/data/asr.yaml (benchmarks turn it off to compare)
 
 
 def _check_language(language: str | None) -> str | None:
@@ -60,7 +61,7 @@ def _same_signal(samples: np.ndarray) -> bool:
 
 def transcribe(recording: Recording, options: TranscribeOptions | None = None, progress: Progress | None = None) -> Transcript:
     options = options or TranscribeOptions()
-    settings = asr.default_settings().with_beam(options.beam_size)
+    settings = asr.default_settings().with_overrides(beam_size=options.beam_size, vad_filter=options.vad_filter)
     language = _check_language(options.language) or _check_language(recording.meta.language)
     language_probability = 1.0
     stereo = recording.channels == 2
