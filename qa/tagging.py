@@ -1,0 +1,119 @@
+"""Transcript -> findings: run every tagger once over a call.
+
+Each tagger is a function ``(TagContext) -> list[Finding]`` in ``qa/taggers/``,
+registered in ``qa.taggers.TAGGERS`` with a versioned name (``rate@1``) that is
+stored with each finding. The context computes what several taggers need once:
+lexicon matches per utterance (filtered by the speaker's role) and, when the
+audio is at hand, loudness and pitch per utterance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from .thresholds import load_thresholds
+from .types import Finding, Transcript, Utterance
+
+
+@dataclass(frozen=True)
+class UtteranceAcoustics:
+    """Loudness and pitch of one utterance, from its own channel (None where unvoiced)."""
+
+    loudness_db: float | None
+    pitch_hz: float | None
+    final_pitch_slope: float | None = None  # semitones per second over the last 0.5 s
+
+
+@dataclass
+class TagContext:
+    transcript: Transcript
+    thresholds: dict[str, Any]
+    acoustics: list[UtteranceAcoustics] | None = None
+    _matches: list[list[Any]] | None = field(default=None, repr=False)
+    lexicon_error: str | None = None
+
+    @property
+    def language(self) -> str:
+        return self.transcript.language
+
+    @property
+    def utterances(self) -> list[Utterance]:
+        return self.transcript.utterances
+
+    def matches(self, index: int) -> list[Any]:
+        """Lexicon cues in utterance ``index`` that apply to its speaker's role (not negated ones too)."""
+        if self._matches is None:
+            self._matches = self._match_all()
+        return self._matches[index]
+
+    def _match_all(self) -> list[list[Any]]:
+        from .errors import CallqaError
+        from .nlp import match_lexicon
+
+        try:
+            return [
+                match_lexicon(u.text, self.language, role=None if u.role == "unknown" else u.role)
+                for u in self.utterances
+            ]
+        except CallqaError as exc:  # no lexicon for this language: lexicon taggers say n/a
+            self.lexicon_error = str(exc)
+            return [[] for _ in self.utterances]
+
+    def kinds(self, index: int, *kinds: str, negated: bool = False) -> list[Any]:
+        """Matches of the given kinds in utterance ``index`` (negated ones excluded unless asked)."""
+        return [m for m in self.matches(index) if m.kind in kinds and m.negated == negated]
+
+    def has_lexicon(self) -> bool:
+        if self._matches is None:
+            self._matches = self._match_all()
+        return self.lexicon_error is None
+
+
+Tagger = Callable[[TagContext], list[Finding]]
+
+
+def make_context(
+    transcript: Transcript,
+    acoustics: list[UtteranceAcoustics] | None = None,
+    thresholds: Path | dict[str, Any] | None = None,
+) -> TagContext:
+    return TagContext(transcript=transcript, thresholds=load_thresholds(thresholds), acoustics=acoustics)
+
+
+def tag(
+    transcript: Transcript,
+    acoustics: list[UtteranceAcoustics] | None = None,
+    thresholds: Path | dict[str, Any] | None = None,
+    only: list[str] | None = None,
+) -> list[Finding]:
+    """All findings for one call, in time order."""
+    from .taggers import TAGGERS
+
+    ctx = make_context(transcript, acoustics, thresholds)
+    findings: list[Finding] = []
+    for name, tagger in TAGGERS.items():
+        if only and name.split("@")[0] not in only:
+            continue
+        for finding in tagger(ctx):
+            finding.tagger = name
+            findings.append(finding)
+    findings.sort(key=lambda f: (f.start, f.end, f.id, f.kind))
+    return findings
+
+
+def from_utterance(course_id: str, kind: str, value: Any, u: Utterance, detail: dict[str, Any] | None = None,
+                   start: float | None = None, end: float | None = None, text: str | None = None) -> Finding:
+    """A finding whose evidence is (part of) one utterance."""
+    return Finding(
+        id=course_id, kind=kind, value=value, role=u.role,
+        start=u.start if start is None else start, end=u.end if end is None else end,
+        text=u.text if text is None else text, detail=detail or {},
+    )
+
+
+def not_applicable(course_id: str, reason: str) -> Finding:
+    """Said once per course ID when a tagger cannot judge this call (no lexicon, one speaker...)."""
+    return Finding(id=course_id, kind="not_applicable", value=None, role="unknown", start=0.0, end=0.0,
+                   text="", detail={"reason": reason})

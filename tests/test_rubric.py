@@ -1,0 +1,51 @@
+"""The rubric is data: the default loads, a malformed one is refused with a clear message."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from qa.rubric import RubricError, load_rubric, parse_rubric
+from qa.types import COURSE_IDS
+
+BAD = Path(__file__).parent / "data" / "rubric_bad"
+SCORED_IDS = ["T-RATE", "T-TONE", "T-ADDRESS", "T-QUESTION", "P1", "P2", "P3", "P4", "P5", "P6",
+              "K1", "K2", "K3", "K4", "R1", "R2", "R3", "R4", "R5", "R6", "IDL+PPC"]
+
+
+def test_default_rubric_covers_every_scored_course_id():
+    rubric = load_rubric()
+    assert sorted(i.id for i in rubric.items) == sorted(SCORED_IDS)
+    for item in rubric.items:
+        assert item.title.zh and item.title.en and item.title.es
+        assert item.tip.zh and item.tip.en and item.tip.es
+
+
+def test_rubric_version_changes_with_its_content():
+    text = load_rubric().source and Path(load_rubric().source).read_text(encoding="utf-8")
+    a = parse_rubric(text)
+    b = parse_rubric(text.replace("weight: 10", "weight: 11", 1))
+    assert a.version_tag != b.version_tag and a.version_tag.startswith("v1-")
+
+
+@pytest.mark.parametrize("name,message", [
+    ("unknown_id.yaml", r"item P9 \(line 5\).*unknown course ID 'P9'"),
+    ("bad_matcher.yaml", r"item P1.*colour.*Extra inputs"),
+    ("negative_weight.yaml", r"item P1.*weight.*greater than 0"),
+    ("missing_tip_language.yaml", r"item P1.*otherwise.*tip\.es"),
+    ("not_yaml.yaml", r"not valid YAML"),
+])
+def test_malformed_rubric_is_rejected_with_a_clear_message(name, message):
+    with pytest.raises(RubricError, match=message):
+        load_rubric(BAD / name)
+
+
+def test_missing_rubric_file_is_reported(tmp_path):
+    with pytest.raises(RubricError, match="no such rubric"):
+        load_rubric(tmp_path / "nope.yaml")
+
+
+def test_course_ids_used_by_the_rubric_exist():
+    for item in load_rubric().items:
+        assert item.id in COURSE_IDS
