@@ -22,7 +22,7 @@ from typing import Any, Sequence
 import numpy as np
 import yaml
 
-from qa.errors import AudioError, ConfigError, DiarizeInputError
+from qa.errors import ConfigError, DiarizeInputError
 from qa.paths import DATA_FILES
 from qa.types import Word
 
