@@ -25,6 +25,9 @@ model: install
 
 demo: model
 	$(BIN)/callqa transcribe $(SAMPLE) --format txt
+	$(BIN)/callqa review $(SAMPLE) --out out/demo
+	@echo "open out/demo/sample-complaint-zh.html in a browser for the reviewer's page"
+
 
 test: install
 	bash tools/ensure_postgres.sh >/dev/null
@@ -32,6 +35,10 @@ test: install
 
 bench: model
 	$(BIN)/python bench/transcribe.py
+	$(BIN)/python bench/diarization.py
+	$(BIN)/python bench/questions.py
+	$(BIN)/python bench/tagging.py
+	$(BIN)/python bench/scoring.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -1,0 +1,78 @@
+"""Lexicon matching on real phrasing: cases are data in tests/data/nlp_cases.yaml."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jieba
+import pytest
+import yaml
+
+from qa.lexicon import load_lexicon
+from qa.nlp import get_nlp, match_lexicon
+
+CASES_FILE = Path(__file__).parent / "data" / "nlp_cases.yaml"
+CASES = yaml.safe_load(CASES_FILE.read_text(encoding="utf-8"))["cases"]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
+def test_lexicon_case(case):
+    found = match_lexicon(case["text"], case["language"], case.get("role"))
+    live = {m.kind for m in found if not m.negated}
+    negated = {m.kind for m in found if m.negated}
+    for kind in case.get("present", []):
+        assert kind in live, f"{kind} not found in {case['text']!r}: {[(m.text, m.kind, m.negated) for m in found]}"
+    for kind in case.get("absent", []):
+        assert kind not in live, (
+            f"{kind} wrongly found in {case['text']!r}: {[(m.text, m.kind) for m in found if m.kind == kind]}"
+        )
+    for kind in case.get("negated", []):
+        assert kind in negated, f"{kind} should be negated in {case['text']!r}"
+    for kind, count in (case.get("count") or {}).items():
+        got = sum(1 for m in found if m.kind == kind and not m.negated)
+        assert got == count, f"{kind}: {got} matches in {case['text']!r}, expected {count}"
+
+
+def test_spans_are_token_aligned_or_inside_one_token():
+    """A cue is reported on jieba's token boundaries; only a cue inside one word keeps its own span."""
+    text = "非常抱歉给您带来不便，请您稍等一下，不是不知道"
+    doc = get_nlp("zh").make_doc(text)
+    tokens = [(t.idx, t.idx + len(t.text)) for t in doc]
+    starts, ends = {a for a, _ in tokens}, {b for _, b in tokens}
+    found = match_lexicon(text, "zh")
+    assert found
+    for m in found:
+        assert text[m.start_char : m.end_char] == m.text
+        aligned = m.start_char in starts and m.end_char in ends
+        inside_one = any(a <= m.start_char and m.end_char <= b for a, b in tokens)
+        assert aligned or inside_one, m
+
+
+def test_role_filter_keeps_role_and_any_entries():
+    text = "您好，我要投诉你们"
+    agent = match_lexicon(text, "zh", "agent")
+    customer = match_lexicon(text, "zh", "customer")
+    assert all(m.entry.role in ("agent", "any") for m in agent)
+    assert all(m.entry.role in ("customer", "any") for m in customer)
+    assert any(m.kind == "stage_S5" for m in customer) and not any(m.kind == "stage_S5" for m in agent)
+
+
+def test_global_jieba_dictionary_untouched_by_get_nlp():
+    jieba.dt.initialize()
+    before = (len(jieba.dt.FREQ), jieba.dt.total)
+    get_nlp("zh")
+    lexicon_only = [p for p in load_lexicon("zh").phrases() if len(p) > 3 and p not in jieba.dt.FREQ]
+    assert lexicon_only, "expected lexicon phrases that jieba's own dictionary lacks"
+    assert (len(jieba.dt.FREQ), jieba.dt.total) == before
+    assert all(p not in jieba.dt.FREQ for p in lexicon_only)
+    assert get_nlp("zh").tokenizer.jieba_seg is not jieba.dt
+
+
+def test_private_jieba_keeps_lexicon_phrases_whole():
+    words = [t.text for t in get_nlp("zh").make_doc("这个不归我管")]
+    assert "不归我管" in words
+    assert "不归我管" not in list(jieba.cut("这个不归我管"))
+
+
+def test_empty_text_has_no_matches():
+    assert match_lexicon("", "zh") == [] and match_lexicon("   ", "en") == []
