@@ -76,6 +76,12 @@ class ConfigError(CallqaError):
     code = "E400"
 
 
+class LexiconError(ConfigError):
+    """A lexicon folder or file is missing or malformed; the message names file and line."""
+
+    code = "E410"
+
+
 class RedactConfigError(ConfigError):
     """``redact.yaml`` (or a file passed instead) is malformed."""
 

@@ -30,7 +30,7 @@ from pydantic import (
     model_validator,
 )
 
-from qa.errors import ConfigError
+from qa.errors import LexiconError
 from qa.types import COURSE_IDS
 
 #: The lexicons shipped with the repository: qa/../lexicons.
@@ -38,12 +38,6 @@ DEFAULT_ROOT = Path(__file__).resolve().parent.parent / "lexicons"
 ENV_VAR = "CALLQA_LEXICONS"
 KINDS_FILE = "kinds.yaml"
 ENTRY_ROLES: tuple[str, ...] = ("agent", "customer", "any")
-
-
-class LexiconError(ConfigError):
-    """A lexicon folder or file is missing or malformed; the message names file and line."""
-
-    code = "E410"
 
 
 @dataclass(frozen=True)
