@@ -65,11 +65,40 @@ def default_settings() -> AsrSettings:
 def _t2s():
     import opencc
 
-    return opencc.OpenCC("t2s")
+    # Taiwan-standard to simplified: Whisper's traditional output is Taiwan-style, and
+    # tw2s also gets 著急 -> 着急 / 睡著 -> 睡着 right where plain t2s leaves 著 (著名 stays).
+    return opencc.OpenCC("tw2s")
+
+
+_CN_DIGITS = {"零": "0", "〇": "0", "一": "1", "幺": "1", "二": "2", "两": "2", "三": "3", "四": "4",
+              "五": "5", "六": "6", "七": "7", "八": "8", "九": "9"}
+#: Three or more Chinese digits in a row are a number read digit by digit (一二三一五 = 12315).
+_CN_DIGIT_RUN = re.compile(f"[{''.join(_CN_DIGITS)}]{{3,}}")
 
 
 def normalise_word(text: str, language: str) -> str:
     return _t2s().convert(text) if language == "zh" else text
+
+
+def normalise_words(texts: list[str], language: str) -> list[str]:
+    """Simplified characters and Arabic digit strings for a run of Chinese ASR words.
+
+    OpenCC converts by phrase (著急 -> 着急), so the run is converted as one
+    string and cut back into words; conversion is one character for one, so
+    the cut points stay where they were.
+    """
+    if language != "zh":
+        return texts
+    joined = "".join(texts)
+    converted = _t2s().convert(joined)
+    converted = _CN_DIGIT_RUN.sub(lambda m: "".join(_CN_DIGITS[c] for c in m.group()), converted)
+    if len(converted) != len(joined):
+        return [normalise_word(t, language) for t in texts]
+    out, at = [], 0
+    for t in texts:
+        out.append(converted[at: at + len(t)])
+        at += len(t)
+    return out
 
 
 def join_words(words: list[Word], language: str) -> str:
@@ -127,14 +156,15 @@ def transcribe_signal(
     for seg in segments:
         if _is_hallucination(seg.text, settings) or not seg.words:
             continue
+        texts = normalise_words([w.word for w in seg.words], language)
         words = [
             Word(
                 start=round(offset + float(w.start), 3),
                 end=round(offset + float(max(w.end, w.start)), 3),
-                text=normalise_word(w.word, language),
+                text=text,
                 probability=round(float(w.probability), 4),
             )
-            for w in seg.words
+            for w, text in zip(seg.words, texts)
         ]
         for group in split_at_pauses(words, settings.split_pause):
             text = join_words(group, language)

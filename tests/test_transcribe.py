@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -141,3 +142,29 @@ def test_mono_two_party_call_is_split_and_words_attributed(data_dir, transcribe_
     assert accuracy >= 0.80  # measured 0.84 (bench/transcribe.py); all words on one speaker would be ~0.55
     # a casual call has no agent cues: the roles are assigned but flagged as uncertain
     assert t.roles.confidence < 0.65 and any("uncertain" in n for n in t.roles.notes)
+
+
+SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "complaint_zh"
+
+
+def test_sample_call_is_transcribed_per_role_within_cer(transcribe_file):
+    from qa.metrics import cer
+    from qa.transcript_io import read_transcript
+
+    t = transcribe_file(SAMPLE / "call.flac")
+    reference = read_transcript(SAMPLE / "reference.txt")
+    assert t.call_id == "sample-complaint-zh" and t.meta.agent_id == "1024"  # from the sidecar JSON
+    assert t.language == "zh" and t.roles.method == "channel"
+    for role in ("agent", "customer"):
+        ref = "".join(u.text for u in reference.by_role(role))
+        hyp = "".join(u.text for u in t.by_role(role))
+        assert cer(ref, hyp) <= 0.15, (role, hyp)
+
+
+def test_sample_call_keeps_the_hold_as_a_gap_and_the_overlap(transcribe_file):
+    t = transcribe_file(SAMPLE / "call.flac")
+    hold = [g for g in t.gaps if g.duration >= 10]
+    assert len(hold) == 1 and 70 <= hold[0].start <= 73 and 85 <= hold[0].end <= 88
+    assert not any(71.8 < u.start < 86.3 for u in t.utterances), "nothing invented during the silent hold"
+    overlapping = [(a, b) for a in t.by_role("customer") for b in t.by_role("agent") if a.start < b.start < a.end]
+    assert any(99 <= b.start <= 102 for _, b in overlapping), "the agent starting over the customer is kept"
