@@ -33,7 +33,21 @@ class Matcher(BaseModel):
     value_max: float | None = None
     value_in: tuple[Any, ...] | None = None
     detail: dict[str, Any] | None = None
-    count_min: int = Field(default=1, ge=1)
+    count_min: int = Field(default=1, ge=0)
+    count_max: int | None = Field(default=None, ge=0)  # 0 = "no such finding" (absence)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _absence(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("count_max") == 0 and "count_min" not in data:
+            data = {**data, "count_min": 0}
+        return data
+
+    @model_validator(mode="after")
+    def _bounds(self) -> "Matcher":
+        if self.count_max is not None and self.count_max < self.count_min:
+            raise ValueError(f"count_max {self.count_max} is below count_min {self.count_min}")
+        return self
 
     @field_validator("kind", mode="before")
     @classmethod

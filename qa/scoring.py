@@ -52,7 +52,7 @@ def _rule_hits(rule: Rule, item_id: str, findings: list[Finding]) -> list[Findin
     hits: list[Finding] = []
     for m in matchers:
         picked = select(m, item_id, findings)
-        if len(picked) < m.count_min:
+        if len(picked) < m.count_min or (m.count_max is not None and len(picked) > m.count_max):
             return None
         hits += picked
     return hits

@@ -769,13 +769,14 @@ class Store:
         """One row per (call, rubric item) of each call's current score, for coaching reports.
 
         ``start`` is inclusive, ``end`` exclusive, both compared with the call's
-        normalised ``started_at``. Keys: call_id, agent_id, team, started_at, score,
-        rubric_version, item_id, status, points, max_points, auto_fail (item keys
-        are None for a scorecard without items).
+        normalised ``started_at``. Keys: call_id, agent_id, team, started_at, language,
+        score, rubric_version, peak_stage, final_stage, complaint_class, item_id, status,
+        points, max_points, auto_fail (item keys are None for a scorecard without items).
         """
         query = (
-            sa.select(calls.c.call_id, calls.c.agent_id, calls.c.team, calls.c.started_at, scores.c.score,
-                      scores.c.rubric_version, item_scores.c.item_id, item_scores.c.status, item_scores.c.points,
+            sa.select(calls.c.call_id, calls.c.agent_id, calls.c.team, calls.c.started_at, calls.c.language,
+                      scores.c.score, scores.c.rubric_version, scores.c.peak_stage, scores.c.final_stage,
+                      scores.c.complaint_class, item_scores.c.item_id, item_scores.c.status, item_scores.c.points,
                       item_scores.c.max_points, item_scores.c.auto_fail)
             .select_from(calls.join(scores, sa.and_(scores.c.call_id == calls.c.call_id,
                                                     scores.c.is_current == sa.true()))
