@@ -1,0 +1,279 @@
+"""Benchmark the taggers: throughput on real dialogues, and precision/recall where labels fit.
+
+1. Throughput: the 1,200 STC-3 Chinese helpdesk dialogues, built into
+   Transcripts in memory (customer / agent turns, synthetic timings of
+   chars/4 s per turn), tagged one by one; then the same texts joined into
+   10-minute calls. Utterances/s, calls/s, and time per tagger (the lexicon
+   matching, done once per call by the context, is shown on its own line).
+   The matcher's text cache is emptied before each pass: the numbers are cold.
+2. Labels, per utterance:
+   - STC-3 CNUG0 (the customer states the problem; majority of 19 annotators)
+     vs a customer negative finding (stage / anger / sensitive keyword);
+   - STC-3 HNUG / HNUG* (the helpdesk states a solution) vs concrete_action or
+     explicit_steps on that turn;
+   - OASIS BT calls (English phone calls): hold acts vs the lexicon's hold cues,
+     expressRegret vs P1 apology findings (agent turns);
+   - DIHANA (Spanish phone line): Espera vs hold cues (operator turns),
+     Pregunta vs T-QUESTION findings (caller turns).
+
+    .venv/bin/python bench/tagging.py [--limit N] [--only cues,stages]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from qa.taggers import TAGGERS
+from qa.tagging import make_context
+from qa.types import Finding, Transcript, Utterance
+
+SHARED = Path(os.environ.get("CALLQA_SHARED_DATA", "/work/shared/data"))
+STC3 = SHARED / "dialogues" / "stc3" / "stc3_zh_dev.json"
+OASIS = SHARED / "dialogues" / "oasis_bt_calls" / "oasis_dev.txt"
+DIHANA = SHARED / "dialogues" / "dihana_es" / "dihana_dev.csv"
+CHARS_PER_SECOND = 4.0
+TURN_GAP = 0.5
+CALL_SECONDS = 600.0
+NEGATIVE_KINDS = {"stage", "anger_keyword", "sensitive_keyword"}
+SOLUTION_KINDS = {"concrete_action", "explicit_steps"}
+PROPOSAL_PHASES = {"P1", "P2"}
+
+
+# --- building transcripts -------------------------------------------------------------
+
+
+def build(call_id: str, language: str, turns: list[tuple[str, str]]) -> Transcript:
+    """(role, text) turns -> a Transcript with synthetic timings (chars / 4 s per turn)."""
+    utterances, t = [], 0.0
+    for role, text in turns:
+        seconds = max(1.0, len(text) / CHARS_PER_SECOND)
+        utterances.append(Utterance(role=role, start=round(t, 2), end=round(t + seconds, 2), text=text, speaker=role))
+        t += seconds + TURN_GAP
+    return Transcript(call_id=call_id, language=language, duration=round(t, 2), utterances=utterances)
+
+
+def stc3_dialogues() -> list[dict]:
+    return json.loads(STC3.read_text(encoding="utf-8"))
+
+
+def stc3_turns(dialogue: dict) -> list[tuple[str, str]]:
+    role = {"customer": "customer", "helpdesk": "agent"}
+    return [(role[t["sender"]], " ".join(t["utterances"])) for t in dialogue["turns"]]
+
+
+def majority_nuggets(dialogue: dict) -> list[str]:
+    """Per turn, the nugget label most annotators gave."""
+    votes: list[defaultdict] = [defaultdict(int) for _ in dialogue["turns"]]
+    for annotation in dialogue["annotations"]:
+        for k, label in enumerate(annotation["nugget"][: len(votes)]):
+            votes[k][label] += 1
+    return [max(v, key=v.get) if v else "" for v in votes]
+
+
+def ten_minute_calls(dialogues: list[dict]) -> list[Transcript]:
+    calls, turns, seconds = [], [], 0.0
+    for d in dialogues:
+        for role, text in stc3_turns(d):
+            turns.append((role, text))
+            seconds += max(1.0, len(text) / CHARS_PER_SECOND) + TURN_GAP
+        if seconds >= CALL_SECONDS:
+            calls.append(build(f"stc3-10min-{len(calls)}", "zh", turns))
+            turns, seconds = [], 0.0
+    return calls
+
+
+# --- running ---------------------------------------------------------------------------
+
+
+def cold_cache(language: str) -> None:
+    """Empty the matcher's per-text cache so a pass measures real matching."""
+    from qa.lexicon import lexicon_root
+    from qa.nlp import _lexicon_matcher
+
+    _lexicon_matcher(language, str(lexicon_root().resolve())).cache.clear()
+
+
+def run(transcripts: list[Transcript], only: list[str] | None) -> tuple[dict[str, float], list[list[Finding]]]:
+    """Tag every transcript; seconds per tagger (plus lexicon matching), findings per call."""
+    times: dict[str, float] = defaultdict(float)
+    out = []
+    for transcript in transcripts:
+        ctx = make_context(transcript)
+        t0 = time.perf_counter()
+        ctx.has_lexicon()  # matches every utterance once
+        times["(lexicon matching)"] += time.perf_counter() - t0
+        findings = []
+        for name, tagger in TAGGERS.items():
+            if only and name.split("@")[0] not in only:
+                continue
+            t0 = time.perf_counter()
+            found = tagger(ctx)
+            times[name] += time.perf_counter() - t0
+            findings.extend(found)
+        out.append(findings)
+    return times, out
+
+
+def warm_up(language: str, only: list[str] | None = None) -> None:
+    """Load the lexicon, jieba and the question classifier outside the timed passes."""
+    run([build("warm", language, [("agent", {"zh": "您好，请问有什么可以帮您？", "es": "¿En qué puedo ayudarle?",
+                                              "en": "How can I help you?"}[language])])], only)
+
+
+# --- scoring -------------------------------------------------------------------------
+
+
+def prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    return p, r, (2 * p * r / (p + r) if p + r else 0.0)
+
+
+class Score:
+    def __init__(self):
+        self.tp = self.fp = self.fn = self.n = 0
+
+    def add(self, gold: bool, predicted: bool) -> None:
+        self.n += 1
+        self.tp += gold and predicted
+        self.fp += predicted and not gold
+        self.fn += gold and not predicted
+
+    def row(self, name: str) -> list:
+        p, r, f = prf(self.tp, self.fp, self.fn)
+        return [name, self.n, self.tp + self.fn, p, r, f]
+
+
+def at(findings: list[Finding], u: Utterance, kinds: set[str]) -> bool:
+    return any(f.kind in kinds and f.start >= u.start - 1e-6 and f.start <= u.end + 1e-6 and f.role == u.role
+               for f in findings)
+
+
+def table(title: str, header: list[str], rows: list[list]) -> None:
+    cells = [header] + [[f"{c:.3f}" if isinstance(c, float) else str(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    print(f"\n{title}")
+    for k, r in enumerate(cells):
+        print("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)))
+        if k == 0:
+            print("  " + "  ".join("-" * w for w in widths))
+
+
+def throughput(dialogues: list[dict], only: list[str] | None) -> list[list[Finding]]:
+    warm_up("zh", only)
+    transcripts = [build(d["id"], "zh", stc3_turns(d)) for d in dialogues]
+    long_calls = ten_minute_calls(dialogues)
+    rows, per_tagger = [], {}
+    results = None
+    for label, calls in (("STC-3 dialogues", transcripts), ("10-minute calls", long_calls)):
+        cold_cache("zh")
+        t0 = time.perf_counter()
+        times, found = run(calls, only)
+        wall = time.perf_counter() - t0
+        n_utt = sum(len(c.utterances) for c in calls)
+        rows.append([label, len(calls), n_utt, round(sum(c.duration for c in calls) / max(1, len(calls)), 1),
+                     wall, len(calls) / wall, n_utt / wall])
+        per_tagger[label] = times
+        if results is None:
+            results = found
+    table("Throughput (cold matcher cache, one process, 1 thread)",
+          ["pass", "calls", "utterances", "mean call s", "wall s", "calls/s", "utterances/s"], rows)
+    names = list(per_tagger["STC-3 dialogues"])
+    table("Time per tagger (ms per call)", ["tagger", *per_tagger],
+          [[n, *[1000 * per_tagger[p][n] / max(1, r[1]) for p, r in zip(per_tagger, rows)]] for n in names])
+    return results
+
+
+def stc3_labels(dialogues: list[dict], results: list[list[Finding]]) -> list[list]:
+    problem, solution, proposal = Score(), Score(), Score()
+    for d, findings in zip(dialogues, results):
+        transcript = build(d["id"], "zh", stc3_turns(d))
+        for u, label in zip(transcript.utterances, majority_nuggets(d)):
+            if u.role == "customer":
+                problem.add(label == "CNUG0", at(findings, u, NEGATIVE_KINDS))
+            else:
+                solution.add(label.startswith("HNUG"), at(findings, u, SOLUTION_KINDS))
+                phased = any(f.kind == "phase" and f.value in PROPOSAL_PHASES and f.start == u.start for f in findings)
+                proposal.add(label.startswith("HNUG"), phased or at(findings, u, SOLUTION_KINDS))
+    return [problem.row("STC-3 CNUG0 problem stated vs customer negative finding"),
+            solution.row("STC-3 HNUG solution vs concrete_action/explicit_steps"),
+            proposal.row("STC-3 HNUG solution vs those or an IDL+PPC P1/P2 phase")]
+
+
+def chunks(rows: list[tuple[str, str, str]], size: int) -> list[list[tuple[str, str, str]]]:
+    return [rows[k:k + size] for k in range(0, len(rows), size)]
+
+
+def labelled_calls(language: str, calls: list[list[tuple[str, str, str]]], only: list[str] | None):
+    """[(transcript, acts, findings, ctx)] for (role, text, act) rows grouped into calls."""
+    warm_up(language, only)
+    out = []
+    for n, rows in enumerate(calls):
+        transcript = build(f"{language}-{n}", language, [(r, t) for r, t, _ in rows])
+        ctx = make_context(transcript)
+        findings = [f for name, tagger in TAGGERS.items() if not only or name.split("@")[0] in only
+                    for f in tagger(ctx)]
+        out.append((transcript, [a for _, _, a in rows], findings, ctx))
+    return out
+
+
+def oasis_labels(only: list[str] | None) -> list[list]:
+    rows = []
+    for line in OASIS.read_text(encoding="utf-8").splitlines():
+        parts = line.split("|")
+        if len(parts) == 3:
+            rows.append(({"a": "agent", "b": "customer"}.get(parts[0], "unknown"), parts[1], parts[2]))
+    hold, regret = Score(), Score()
+    for transcript, acts, findings, ctx in labelled_calls("en", chunks(rows, 60), only):
+        for i, (u, act) in enumerate(zip(transcript.utterances, acts)):
+            if u.role != "agent":
+                continue
+            hold.add("hold" in act, bool(ctx.kinds(i, "hold")))
+            regret.add(act == "expressRegret", at(findings, u, {"apology"}))
+    return [hold.row("OASIS hold act vs hold cue (agent)"),
+            regret.row("OASIS expressRegret vs P1 apology (agent)")]
+
+
+def dihana_labels(only: list[str] | None) -> list[list]:
+    by_dialogue: dict[str, list] = defaultdict(list)
+    with DIHANA.open(encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            role = {"M": "agent", "U": "customer"}.get(row["Speaker"], "unknown")
+            by_dialogue[row["Dialogue_ID"]].append((role, row["Utterance"], row["Dialogue_Act"]))
+    hold, question = Score(), Score()
+    question_kinds = {"closed_question", "open_question", "controlling_question"}
+    for transcript, acts, findings, ctx in labelled_calls("es", list(by_dialogue.values()), only):
+        for i, (u, act) in enumerate(zip(transcript.utterances, acts)):
+            if u.role == "agent":
+                hold.add(act == "Espera", bool(ctx.kinds(i, "hold")))
+            else:
+                question.add(act == "Pregunta", at(findings, u, question_kinds))
+    return [hold.row("DIHANA Espera vs hold cue (operator)"),
+            question.row("DIHANA Pregunta vs T-QUESTION finding (caller)")]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--limit", type=int, default=None, help="only the first N STC-3 dialogues")
+    parser.add_argument("--only", default=None, help="comma-separated tagger names (default: all)")
+    args = parser.parse_args(argv)
+    only = args.only.split(",") if args.only else None
+    dialogues = stc3_dialogues()[: args.limit]
+    results = throughput(dialogues, only)
+    rows = stc3_labels(dialogues, results) + oasis_labels(only) + dihana_labels(only)
+    table("Labels vs findings (per utterance)", ["comparison", "utterances", "gold", "precision", "recall", "F1"], rows)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
