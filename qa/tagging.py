@@ -49,17 +49,18 @@ class TagContext:
         return self._matches[index]
 
     def _match_all(self) -> list[list[Any]]:
-        from .errors import CallqaError
+        from .lexicon import available_languages
         from .nlp import match_lexicon
 
-        try:
-            return [
-                match_lexicon(u.text, self.language, role=None if u.role == "unknown" else u.role)
-                for u in self.utterances
-            ]
-        except CallqaError as exc:  # no lexicon for this language: lexicon taggers say n/a
-            self.lexicon_error = str(exc)
+        if self.language not in available_languages():
+            # no lexicon for this language: the lexicon taggers say n/a. A lexicon that
+            # exists but is malformed is an error, raised by match_lexicon below.
+            self.lexicon_error = f"no lexicon for language {self.language!r} (have: {', '.join(available_languages())})"
             return [[] for _ in self.utterances]
+        return [
+            match_lexicon(u.text, self.language, role=None if u.role == "unknown" else u.role)
+            for u in self.utterances
+        ]
 
     def kinds(self, index: int, *kinds: str, negated: bool = False) -> list[Any]:
         """Matches of the given kinds in utterance ``index`` (negated ones excluded unless asked)."""

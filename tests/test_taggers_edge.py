@@ -79,6 +79,18 @@ def test_language_without_lexicon_gives_not_applicable_per_course_id(lexicons_wi
     assert "no lexicon" in mine[0].detail["reason"]
 
 
+def test_malformed_lexicon_is_an_error_not_a_silent_not_applicable(tmp_path, monkeypatch):
+    from qa.errors import LexiconError
+
+    root = tmp_path / "lexicons"
+    shutil.copytree(DEFAULT_ROOT, root)
+    with (root / "zh" / "tone.yaml").open("a", encoding="utf-8") as fh:
+        fh.write("  - {phrase: 投诉, id: P99, kind: anger, role: customer}\n")
+    monkeypatch.setenv("CALLQA_LEXICONS", str(root))
+    with pytest.raises(LexiconError, match=r"tone\.yaml.*P99"):
+        tag(_call(COMPLAINT), only=MINE)
+
+
 def test_garbage_and_very_long_lines_do_not_crash():
     rng = random.Random(7)
     symbols = "!@#$%^&*()_+{}|:<>?~`-=[]\\;',./。，？！…“”、\u3000\t"
