@@ -87,7 +87,10 @@ def main() -> None:
     print(f"STC-3 zh dev: {len(cards)} dialogues, rubric {rubric.version_tag}\n")
     print(f"{'measure':34} {'vs S':>8} {'vs E':>8} {'vs A':>8}")
     rows = [("overall score", [c.score for c in cards])]
-    for item_id in ("P1", "P2", "P5", "P6", "R3", "R4", "R6", "T-TONE", "T-ADDRESS", "K3"):
+    stage_rank = {f"S{i}": i for i in range(7)}
+    rows.append(("customer peak stage (S0-S6)", [stage_rank.get(c.peak_stage or "S0", 0) for c in cards]))
+    rows.append(("customer final stage (S0-S6)", [stage_rank.get(c.final_stage or "S0", 0) for c in cards]))
+    for item_id in ("P1", "P2", "P4", "R5", "P5", "P6", "R3", "R4", "R6", "T-TONE", "T-ADDRESS", "K3"):
         values = []
         for c in cards:
             item = next(i for i in c.items if i.id == item_id)
@@ -100,6 +103,15 @@ def main() -> None:
             rho = spearmanr([v for v, _ in pairs], [t[key] for _, t in pairs]).statistic if len(pairs) > 2 else float("nan")
             cells.append(f"{rho:8.3f}")
         print(f"{name:34} {' '.join(cells)}   n={len(pairs)}")
+
+    # Agents apologise and empathise most in the hardest complaints, which end least
+    # satisfied: compare the score with satisfaction within calls of the same peak stage.
+    print("\nOverall score vs S within calls of the same customer peak stage (confound removed):")
+    for peak in sorted({c.peak_stage or "S0" for c in cards}):
+        group = [(c.score, t["S"]) for c, t in zip(cards, truth) if (c.peak_stage or "S0") == peak]
+        if len(group) > 10:
+            rho = spearmanr([a for a, _ in group], [b for _, b in group]).statistic
+            print(f"  peak {peak}: n={len(group):4}  Spearman(score, S) = {rho:6.3f}")
 
     print("\nNuggets (share of annotators marking them) against items:")
     for item_id, key in (("P6", "solution"), ("R3", "solution"), ("P1", "problem")):

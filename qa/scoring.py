@@ -160,7 +160,9 @@ def score_call(transcript: Transcript, findings: list[Finding], rubric: Rubric |
     applicable = [i for i in items if i.status != "n/a"]
     total = sum(i.max_points for i in applicable)
     score = 100.0 * sum(i.points for i in applicable) / total if total else 0.0
+    summary = summarise(transcript, findings)
     if any(i.auto_fail for i in items):
+        summary["score_before_auto_fail"] = round(score, 1)  # what the rest of the call earned
         score = 0.0
     return Scorecard(
         call_id=transcript.call_id,
@@ -172,6 +174,6 @@ def score_call(transcript: Transcript, findings: list[Finding], rubric: Rubric |
         final_stage=_first_value(findings, "final_stage"),
         complaint_class=_first_value(findings, "complaint_class"),
         warnings=warnings_for(transcript),
-        summary=summarise(transcript, findings),
+        summary=summary,
         meta=transcript.meta,
     )
