@@ -24,8 +24,7 @@ model: install
 	$(BIN)/callqa model assemble
 
 demo: model
-	$(BIN)/callqa transcribe $(SAMPLE) --format txt
-	$(BIN)/callqa review $(SAMPLE) --out out/demo
+	$(BIN)/callqa review $(SAMPLE) --out out/demo --show-transcript
 	@echo "open out/demo/sample-complaint-zh.html in a browser for the reviewer's page"
 
 

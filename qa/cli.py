@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from enum import Enum
@@ -14,6 +15,10 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from .errors import CallqaError
 from .model import ModelOptions
+
+# jieba resets its logger's level when imported; a filter survives that. Its
+# dictionary-loading chatter is not for users.
+logging.getLogger("jieba").addFilter(lambda record: record.levelno >= logging.WARNING)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Quality assurance for contact-center calls: transcribe, tag, score, coach.")
@@ -65,6 +70,7 @@ def transcribe(
     beam_size: BeamOpt = None,
     language: LangOpt = "auto",
     device: DeviceOpt = "cpu",
+    keep_pii: Annotated[bool, typer.Option("--keep-pii", help="do not mask phone/ID/card numbers and e-mails (authorised use only)")] = False,
 ) -> None:
     """Transcribe calls: who spoke (agent / customer), when, with word timings."""
     from .ingest import load_call
@@ -79,6 +85,10 @@ def transcribe(
             started = time.perf_counter()
             try:
                 transcript = load_call(path, options, lambda s: bar.update(task, done=f"{s:.0f} s"))
+                if not keep_pii:
+                    from .redact import redact_transcript
+
+                    transcript = redact_transcript(transcript)
                 text = render(transcript)
                 if out_dir is not None:
                     target = out_dir / f"{transcript.call_id}.{fmt.value}"
@@ -255,6 +265,7 @@ def review(
     rubric: RubricOpt = None, thresholds: ThresholdsOpt = None, store: StoreOpt = None,
     no_store: Annotated[bool, typer.Option("--no-store", help="do not save the result")] = False,
     keep_pii: KeepPiiOpt = False,
+    show_transcript: Annotated[bool, typer.Option("--show-transcript", help="print the timed transcript before the summary")] = False,
     model: ModelOpt = None, compute_type: ComputeOpt = "int8", threads: ThreadsOpt = 0,
     beam_size: BeamOpt = None, language: LangOpt = "auto", device: DeviceOpt = "cpu",
 ) -> None:
@@ -282,6 +293,11 @@ def review(
         write_atomic(out_dir / f"{call_id}.transcript.json", dumps(r.transcript))
         write_atomic(out_dir / f"{call_id}.html", render_scorecard_html(
             r.scorecard, r.transcript, r.findings, audio_path=r.audio_path, acoustics=r.acoustics, disputes=human))
+        if show_transcript:
+            from .transcript_io import to_timed_text
+
+            sys.stdout.write(to_timed_text(r.transcript))
+            sys.stdout.flush()
         print_scorecard(r.scorecard, r.transcript, out)
         err.print(f"wrote {out_dir / (call_id + '.html')} and {call_id}.scorecard.json", highlight=False)
 

@@ -168,3 +168,13 @@ def test_sample_call_keeps_the_hold_as_a_gap_and_the_overlap(transcribe_file):
     assert not any(71.8 < u.start < 86.3 for u in t.utterances), "nothing invented during the silent hold"
     overlapping = [(a, b) for a in t.by_role("customer") for b in t.by_role("agent") if a.start < b.start < a.end]
     assert any(99 <= b.start <= 102 for _, b in overlapping), "the agent starting over the customer is kept"
+
+
+def test_cli_masks_phone_numbers_unless_told_to_keep_them(tmp_path):
+    src = tmp_path / "pii.txt"
+    src.write_text("# language: en\n0 3 customer My number is 415 555 0134, call me back.\n3.5 5 agent Sure.\n")
+    masked = CliRunner().invoke(app, ["transcribe", str(src), "--format", "txt"])
+    kept = CliRunner().invoke(app, ["transcribe", str(src), "--format", "txt", "--keep-pii"])
+    assert masked.exit_code == 0 and kept.exit_code == 0
+    assert "555 0134" not in masked.stdout and "[PHONE ••••0134]" in masked.stdout
+    assert "415 555 0134" in kept.stdout
