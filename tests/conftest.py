@@ -10,6 +10,8 @@ import pytest
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
+pytest_plugins = ["tests.pg_server"]  # one throwaway PostgreSQL server per session
+
 DATA = Path(__file__).parent / "data"
 REPO = Path(__file__).resolve().parents[1]
 

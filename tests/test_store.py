@@ -16,7 +16,6 @@ import pytest
 from qa.store import MIGRATIONS, DuplicateContent, NotFound, SchemaTooNew, Store, StoreError
 from qa.types import (CallMeta, Evidence, Finding, Gap, ItemScore, RoleAssignment, Scorecard, Transcript,
                       Utterance, Word)
-from tests.pg_server import fresh_pg_url, pg_server  # noqa: F401  (pytest fixtures)
 
 REPO = Path(__file__).resolve().parents[1]
 MIGRATION_NAMES = [name for name, _ in MIGRATIONS]
