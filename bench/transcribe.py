@@ -62,7 +62,6 @@ def clips() -> list[tuple[Path, str, dict[str, str]]]:
 
 def worker(config_name: str, files: list[str]) -> None:
     from qa.audio import probe
-    from qa.asr import normalise_word
 
     results = []
     config = CONFIGS[config_name]
