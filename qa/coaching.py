@@ -21,7 +21,6 @@ Definitions (also printed in the report's footnotes):
 
 from __future__ import annotations
 
-import copy
 import functools
 import math
 import re
@@ -37,6 +36,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import CallqaError, ConfigError
+from .overrides import with_override
 from .paths import DATA_FILES
 from .rubric import Rubric, load_rubric
 from .types import Evidence, Scorecard
@@ -134,20 +134,6 @@ class CoachingSettings(_Strict):
     plots: _Plots
 
 
-def _deep_merge(base: dict[str, Any], override: Mapping[str, Any], where: str) -> dict[str, Any]:
-    for key, value in override.items():
-        if key not in base:
-            raise CoachingConfigError(f"{where}: unknown setting {key!r} (known: {', '.join(sorted(base))}); "
-                                      f"see {SETTINGS_FILE}")
-        if isinstance(base[key], dict):
-            if not isinstance(value, Mapping):
-                raise CoachingConfigError(f"{where}: {key!r} must be a mapping like the one in {SETTINGS_FILE}")
-            _deep_merge(base[key], value, f"{where}:{key}")
-        else:
-            base[key] = value
-    return base
-
-
 @functools.lru_cache(maxsize=1)
 def _defaults() -> dict[str, Any]:
     return yaml.safe_load(SETTINGS_FILE.read_text(encoding="utf-8"))
@@ -155,19 +141,8 @@ def _defaults() -> dict[str, Any]:
 
 def load_settings(override: Path | Mapping[str, Any] | None = None) -> CoachingSettings:
     """The defaults of ``coaching.yaml`` with the keys of ``override`` (a YAML file or a mapping) replaced."""
-    merged = copy.deepcopy(_defaults())
-    where = str(SETTINGS_FILE)
-    if isinstance(override, Path):
-        try:
-            data = yaml.safe_load(override.read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise CoachingConfigError(f"{override}: cannot read coaching settings ({exc})") from exc
-        where = str(override)
-    else:
-        data = override or {}
-    if not isinstance(data, Mapping):
-        raise CoachingConfigError(f"{where}: coaching settings must be a mapping of sections")
-    _deep_merge(merged, data, where)
+    merged, where = with_override(_defaults(), override, "coaching settings", CoachingConfigError,
+                                  hint=f"; see {SETTINGS_FILE}")
     try:
         return CoachingSettings.model_validate(merged)
     except ValidationError as exc:
