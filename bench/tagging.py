@@ -16,7 +16,10 @@
    - DIHANA (Spanish phone line): Espera vs hold cues (operator turns),
      Pregunta vs T-QUESTION findings (caller turns).
 
-    .venv/bin/python bench/tagging.py [--limit N] [--only cues,stages]
+    .venv/bin/python bench/tagging.py [--limit N] [--only cues,stages] [--profile]
+
+``--profile`` runs the 10-minute calls once more under cProfile and prints the
+functions with the most time (cumulative and own), then stops.
 """
 
 from __future__ import annotations
@@ -96,11 +99,11 @@ def ten_minute_calls(dialogues: list[dict]) -> list[Transcript]:
 
 
 def cold_cache(language: str) -> None:
-    """Empty the matcher's per-text cache so a pass measures real matching."""
+    """Empty the matcher's per-text cache (and its segmenter's memo) so a pass measures real matching."""
     from qa.lexicon import lexicon_root
     from qa.nlp import _lexicon_matcher
 
-    _lexicon_matcher(language, str(lexicon_root().resolve())).cache.clear()
+    _lexicon_matcher(language, str(lexicon_root().resolve())).clear_cache()
 
 
 def run(transcripts: list[Transcript], only: list[str] | None) -> tuple[dict[str, float], list[list[Finding]]]:
@@ -194,6 +197,21 @@ def throughput(dialogues: list[dict], only: list[str] | None) -> list[list[Findi
     return results
 
 
+def profile(calls: list[Transcript], only: list[str] | None, top: int = 30) -> None:
+    """Where the time goes when tagging these calls from a cold cache."""
+    import cProfile
+    import pstats
+
+    warm_up("zh", only)
+    cold_cache("zh")
+    profiler = cProfile.Profile()
+    profiler.runcall(run, calls, only)
+    stats = pstats.Stats(profiler, stream=sys.stdout).strip_dirs()
+    for order in ("cumulative", "tottime"):
+        print(f"\n{len(calls)} calls, by {order} time")
+        stats.sort_stats(order).print_stats(top)
+
+
 def stc3_labels(dialogues: list[dict], results: list[list[Finding]]) -> list[list]:
     problem, solution, proposal = Score(), Score(), Score()
     for d, findings in zip(dialogues, results):
@@ -266,9 +284,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, default=None, help="only the first N STC-3 dialogues")
     parser.add_argument("--only", default=None, help="comma-separated tagger names (default: all)")
+    parser.add_argument("--profile", action="store_true", help="profile the 10-minute calls (cold cache) and stop")
     args = parser.parse_args(argv)
     only = args.only.split(",") if args.only else None
     dialogues = stc3_dialogues()[: args.limit]
+    if args.profile:
+        profile(ten_minute_calls(dialogues), only)
+        return 0
     results = throughput(dialogues, only)
     rows = stc3_labels(dialogues, results) + oasis_labels(only) + dihana_labels(only)
     table("Labels vs findings (per utterance)", ["comparison", "utterances", "gold", "precision", "recall", "F1"], rows)

@@ -4,7 +4,9 @@ Each tagger is a function ``(TagContext) -> list[Finding]`` in ``qa/taggers/``,
 registered in ``qa.taggers.TAGGERS`` with a versioned name (``rate@1``) that is
 stored with each finding. The context computes what several taggers need once:
 lexicon matches per utterance (filtered by the speaker's role) and, when the
-audio is at hand, loudness and pitch per utterance.
+audio is at hand, loudness and pitch per utterance. ``ctx.shared(key, compute)``
+keeps any other per-call result several taggers use (K4's similarities, the
+questions), so each is computed once per call.
 """
 
 from __future__ import annotations
@@ -33,6 +35,16 @@ class TagContext:
     acoustics: list[UtteranceAcoustics] | None = None
     _matches: list[list[Any]] | None = field(default=None, repr=False)
     lexicon_error: str | None = None
+    _shared: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def shared(self, key: str, compute: Callable[[TagContext], Any]) -> Any:
+        """``compute(self)`` once per context: later calls with the same key get the same result.
+
+        An exception is not remembered: the next caller computes (and fails) again.
+        """
+        if key not in self._shared:
+            self._shared[key] = compute(self)
+        return self._shared[key]
 
     @property
     def language(self) -> str:
@@ -50,17 +62,15 @@ class TagContext:
 
     def _match_all(self) -> list[list[Any]]:
         from .lexicon import available_languages
-        from .nlp import match_lexicon
+        from .nlp import match_lexicon_many
 
         if self.language not in available_languages():
             # no lexicon for this language: the lexicon taggers say n/a. A lexicon that
             # exists but is malformed is an error, raised by match_lexicon below.
             self.lexicon_error = f"no lexicon for language {self.language!r} (have: {', '.join(available_languages())})"
             return [[] for _ in self.utterances]
-        return [
-            match_lexicon(u.text, self.language, role=None if u.role == "unknown" else u.role)
-            for u in self.utterances
-        ]
+        return match_lexicon_many(
+            ((u.text, None if u.role == "unknown" else u.role) for u in self.utterances), self.language)
 
     def kinds(self, index: int, *kinds: str, negated: bool = False) -> list[Any]:
         """Matches of the given kinds in utterance ``index`` (negated ones excluded unless asked)."""

@@ -76,3 +76,26 @@ def test_private_jieba_keeps_lexicon_phrases_whole():
 
 def test_empty_text_has_no_matches():
     assert match_lexicon("", "zh") == [] and match_lexicon("   ", "en") == []
+
+
+def test_fast_segmenter_cuts_exactly_like_jieba():
+    """qa.nlp redoes jieba's accurate+HMM cut for speed; it must give jieba's words, word for word."""
+    import json
+    from pathlib import Path
+
+    from qa.nlp import get_nlp
+
+    seg = get_nlp("zh").tokenizer.jieba_seg
+    texts = [
+        "您好，工号1024为您服务，请问有什么可以帮您？",
+        "我的快递三天了还没到，你们到底怎么回事！我要打12315投诉你们，退款退款！",
+        "订单号8802315764，手机号是13812345678，收货地址在上海市浦东新区张江高科技园区",
+        "这是规定不归我管你听清楚了没有 OK? 谢谢 thank you 2024年11月20日下午3点",
+        "亲，请选择移动业务-其他哦.[呵呵] @中国电信 #电信服务怎么了？#",
+        "", "   ", "ＡＢＣ全角字符和emoji😀混在一起", "不是不知道，是真的没办法了啦啦啦",
+    ]
+    rows = Path(__file__).parent / "data" / "question_cases.yaml"
+    texts += [line.split(":", 1)[1].strip() for line in rows.read_text(encoding="utf-8").splitlines()
+              if line.strip().startswith("text:")][:80]
+    for text in texts:
+        assert seg.words(text) == list(seg.tokenizer.cut(text)), json.dumps(text, ensure_ascii=False)

@@ -45,10 +45,6 @@ class CallQuestion:
     rising_pitch: bool | None
 
 
-#: (context, its questions): the last call's questions, so phases need not classify again.
-_cache: tuple[TagContext, list[CallQuestion]] | None = None
-
-
 def _rising(ctx: TagContext, index: int) -> bool | None:
     if ctx.acoustics is None or len(ctx.acoustics) != len(ctx.utterances):
         return None
@@ -64,18 +60,17 @@ def _rising(ctx: TagContext, index: int) -> bool | None:
 
 
 def call_questions(ctx: TagContext) -> list[CallQuestion]:
-    """All questions of the call, classified in one batch (shared with the phases tagger)."""
-    global _cache
-    last = _cache  # one read: another thread may replace it meanwhile
-    if last is not None and last[0] is ctx:
-        return last[1]
+    """All questions of the call, classified in one batch, once per call (the phases and cues taggers reuse them)."""
+    return ctx.shared("questions.call_questions", _call_questions)
+
+
+def _call_questions(ctx: TagContext) -> list[CallQuestion]:
     from ..questions import classify_utterances  # scikit-learn: loaded on first use
 
     rising = [_rising(ctx, i) for i in range(len(ctx.utterances))]
     found = [CallQuestion(i, q.span.start_char, q.span.end_char, q.text, q.label, q.probability, q.confident,
                           tuple(q.span.cues), rising[i])
              for i, q in classify_utterances(ctx.utterances, ctx.language, rising)]
-    _cache = (ctx, found)
     return found
 
 

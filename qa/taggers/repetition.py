@@ -9,41 +9,125 @@ Fires:
 - ``repeat_request`` when the agent asks the customer to say it again
   (您再说一遍, ¿me lo repite?, "could you repeat that").
 Does not fire on short fillers (嗯, 对) or on the same words said back to back.
+
+The TF-IDF vectors are what scikit-learn's ``TfidfVectorizer`` gives (its own
+analyzer, smoothed idf, l2 rows, in the same order, so the similarities are the
+same to the last bit), built without the vectorizer's per-fit bookkeeping,
+which cost more than the arithmetic on a call's few dozen utterances. The
+restatements are computed once per call (``restatements``): the stages tagger
+counts them for the complaint class.
 """
 
 from __future__ import annotations
 
+import functools
+import re
+from collections import Counter
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics.pairwise import cosine_similarity
+from sklearn.preprocessing import normalize
+
+try:  # the kernels behind normalize() and cosine_similarity(), without their input checks
+    from sklearn.utils.sparsefuncs import sparse_matmul_to_dense
+    from sklearn.utils.sparsefuncs_fast import inplace_csr_row_normalize_l2
+except ImportError:  # another scikit-learn layout: the public functions give the same numbers
+    sparse_matmul_to_dense = inplace_csr_row_normalize_l2 = None
 
 from ..tagging import TagContext, from_utterance
-from ..types import Finding
+from ..types import Finding, Utterance
 
 COURSE_ID = "K4"
 
 
-def tag_repetition(ctx: TagContext) -> list[Finding]:
+_WHITE_SPACES = re.compile(r"\s\s+")  # as scikit-learn's vectorizers collapse whitespace
+
+
+def _char_grams(text: str) -> list[str]:
+    """scikit-learn's ``analyzer="char"`` with ``ngram_range=(2, 4)``: all 2-grams, then 3-, then 4-grams."""
+    text = _WHITE_SPACES.sub(" ", text.lower())
+    size = len(text)
+    return [text[i:i + n] for n in range(2, min(4, size) + 1) for i in range(size - n + 1)]
+
+
+@functools.lru_cache(maxsize=4)
+def _analyzer(language: str) -> Callable[[str], list[str]]:
+    """Character 2–4-grams as scikit-learn makes them (word-bounded outside Mandarin)."""
+    if language == "zh":
+        return _char_grams
+    return TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), lowercase=True).build_analyzer()
+
+
+def tfidf_similarities(texts: Sequence[str], language: str) -> np.ndarray:
+    """Cosine similarities of the texts' TF-IDF vectors (fitted on these texts), as a dense matrix."""
+    analyze = _analyzer(language)
+    vocabulary: dict[str, int] = {}
+    keys: list[int] = []
+    counts: list[int] = []
+    sizes: list[int] = []
+    for text in texts:
+        grams = Counter(analyze(text))
+        keys.extend([vocabulary.setdefault(g, len(vocabulary)) for g in grams])
+        counts.extend(grams.values())
+        sizes.append(len(grams))
+    # each row's features in order of first appearance in the texts, as scikit-learn stores them
+    rows = np.repeat(np.arange(len(texts)), sizes)
+    key_array = np.asarray(keys, dtype=np.int32)
+    order = np.lexsort((key_array, rows))
+    indptr = np.zeros(len(texts) + 1, dtype=np.int32)
+    np.cumsum(sizes, out=indptr[1:])
+    matrix = sparse.csr_matrix((np.asarray(counts, dtype=np.float64)[order], key_array[order], indptr),
+                               shape=(len(texts), len(vocabulary)))
+    df = np.bincount(matrix.indices, minlength=matrix.shape[1]).astype(np.float64)
+    df += 1.0  # smoothed idf: ln((1 + n) / (1 + df)) + 1
+    idf = np.full_like(df, fill_value=len(texts) + 1, dtype=np.float64)
+    idf /= df
+    np.log(idf, out=idf)
+    idf += 1.0
+    matrix.data *= idf[matrix.indices]
+    if sparse_matmul_to_dense is None:
+        return cosine_similarity(normalize(matrix, norm="l2", copy=False))
+    inplace_csr_row_normalize_l2(matrix)  # the vectorizer's l2 rows
+    unit = matrix.copy()
+    inplace_csr_row_normalize_l2(unit)  # cosine_similarity normalises once more
+    return sparse_matmul_to_dense(unit, unit.T)
+
+
+def restatements(ctx: TagContext) -> list[tuple[Utterance, Utterance, float]]:
+    """(earlier, later, similarity) for each customer utterance that restates an earlier one far enough back."""
+    return ctx.shared("repetition.restatements", _restatements)
+
+
+def _restatements(ctx: TagContext) -> list[tuple[Utterance, Utterance, float]]:
     th = ctx.thresholds["repetition"]
-    findings: list[Finding] = []
     customer = [u for u in ctx.utterances
                 if u.role == "customer" and len(u.text.replace(" ", "")) >= th["min_chars"]]
-    if len(customer) >= 2:
-        analyzer = "char" if ctx.language == "zh" else "char_wb"
-        vectors = TfidfVectorizer(analyzer=analyzer, ngram_range=(2, 4), lowercase=True).fit_transform(
-            [u.text for u in customer])
-        sims = cosine_similarity(vectors)
-        reported: set[int] = set()
-        for j in range(len(customer)):
-            for i in range(j):
-                if j in reported:
-                    break
-                if sims[i, j] >= th["similarity"] and customer[j].start - customer[i].end >= th["min_distance"]:
-                    earlier, later = customer[i], customer[j]
-                    findings.append(from_utterance(
-                        COURSE_ID, "customer_restates", round(float(sims[i, j]), 3), later,
-                        {"earlier_start": earlier.start, "earlier_end": earlier.end, "earlier_text": earlier.text},
-                    ))
-                    reported.add(j)
+    if len(customer) < 2:
+        return []
+    sims = tfidf_similarities([u.text for u in customer], ctx.language)
+    starts = np.array([u.start for u in customer], dtype=np.float64)
+    ends = np.array([u.end for u in customer], dtype=np.float64)
+    # pair (i, j), i < j: similar enough and far enough apart; each later utterance is
+    # reported once, against the first earlier one that qualifies
+    ok = (sims >= th["similarity"]) & (starts[None, :] - ends[:, None] >= th["min_distance"])
+    ok = np.triu(ok, k=1)
+    found = []
+    for j in np.flatnonzero(ok.any(axis=0)):
+        i = int(ok[:, j].argmax())
+        found.append((customer[i], customer[int(j)], float(sims[i, j])))
+    return found
+
+
+def tag_repetition(ctx: TagContext) -> list[Finding]:
+    findings: list[Finding] = []
+    for earlier, later, similarity in restatements(ctx):
+        findings.append(from_utterance(
+            COURSE_ID, "customer_restates", round(similarity, 3), later,
+            {"earlier_start": earlier.start, "earlier_end": earlier.end, "earlier_text": earlier.text},
+        ))
     for i, u in enumerate(ctx.utterances):
         if u.role == "agent":
             for m in ctx.kinds(i, "repeat_request"):

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 from ..tagging import TagContext, from_utterance, not_applicable
 from ..types import Finding
-from .repetition import tag_repetition
+from .repetition import restatements
 from .tone import clean_kinds, loudness_rises
 
 STAGE_IDS = ("S1", "S2", "S3", "S4", "S5", "S6")
@@ -57,7 +57,11 @@ def stage_name(level: int) -> str:
 
 
 def customer_stages(ctx: TagContext) -> list[CustomerStage]:
-    """Every customer utterance with its stage level, in order."""
+    """Every customer utterance with its stage level, in order (once per call: the cues tagger uses them too)."""
+    return ctx.shared("stages.customer_stages", _customer_stages)
+
+
+def _customer_stages(ctx: TagContext) -> list[CustomerStage]:
     th = ctx.thresholds["stages"]
     weak = float(th["weak_weight"])
     loud = loudness_rises(ctx)
@@ -92,10 +96,6 @@ def transfers(ctx: TagContext, index: int) -> list:
             if not any(m.start_char - 1 <= end <= m.end_char for end in acting)]
 
 
-def _count(findings: list[Finding], kind: str) -> int:
-    return sum(1 for f in findings if f.kind == kind)
-
-
 def complaint_class(ctx: TagContext, peak: int) -> tuple[str, dict]:
     """(English key, reasons) by the rule in thresholds.yaml complaint_class (first rule that holds).
 
@@ -112,7 +112,7 @@ def complaint_class(ctx: TagContext, peak: int) -> tuple[str, dict]:
     if moved >= th["difficult_transfers"]:
         return "difficult", reasons
     if peak > 0:
-        reasons["restatements"] = _count(tag_repetition(ctx), "customer_restates")
+        reasons["restatements"] = len(restatements(ctx))  # shared with K4: computed once per call
         if reasons["restatements"] >= th["difficult_restatements"]:
             return "difficult", reasons
     return "ordinary", reasons
