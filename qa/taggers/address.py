@@ -11,7 +11,8 @@ Fires:
   utterance with the most blunt forms, else the speaker's first);
 - ``blunt_second_person`` for each agent utterance using blunt "you" (value: how many):
   你先把订单号发过来 fires, 您先把订单号发过来 does not;
-- ``blunt_share`` for the agent: 你 / (你 + 您) (value; detail.high at or above
+- ``blunt_share`` for the agent: 你 / (你 + 您), tú / (tú + usted) — not in English,
+  which has no polite "you" (value; detail.high at or above
   ``address.blunt_share_high``), once the agent used at least
   ``address.min_second_person`` second-person forms;
 - ``accusing_you`` for each accusing second-person phrase of the agent
@@ -74,7 +75,7 @@ def tag_address(ctx: TagContext) -> list[Finding]:
         findings.append(from_utterance(COURSE_ID, "address_counts", dict(tally), bluntest[role][1],
                                        {"evidence": "utterance with the most blunt second-person forms"}))
     agent = counts.get("agent")
-    if agent:
+    if agent and _has_formal_you(ctx):  # English "you" has no polite form to prefer
         second = agent["blunt_2p"] + agent["formal_2p"]
         if second >= th["min_second_person"]:
             share = agent["blunt_2p"] / second
@@ -84,3 +85,8 @@ def tag_address(ctx: TagContext) -> list[Finding]:
                  "high": share >= th["blunt_share_high"]},
             ))
     return findings
+
+
+def _has_formal_you(ctx: TagContext) -> bool:
+    """Whether the language has a polite second person (您, usted) to prefer over the blunt one."""
+    return bool(ctx.thresholds["address"].get(f"polite_you_{ctx.language}", 0))
