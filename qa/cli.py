@@ -78,48 +78,35 @@ def transcribe(
 
     options = _transcribe_options(model, compute_type, threads, beam_size, language, device)
     render = RENDERERS[fmt.value]
-    failures = 0
-    with _progress() as bar:
-        for path in files:
-            task = bar.add_task(path.name, total=None, done="")
-            started = time.perf_counter()
-            try:
-                transcript = load_call(path, options, lambda s: bar.update(task, done=f"{s:.0f} s"))
-                if not keep_pii:
-                    from .redact import redact_transcript
 
-                    transcript = redact_transcript(transcript)
-                text = render(transcript)
-                if out_dir is not None:
-                    target = out_dir / f"{transcript.call_id}.{fmt.value}"
-                    write_atomic(target, text)
-                else:
-                    sys.stdout.write(text if text.endswith("\n") else text + "\n")
-                    sys.stdout.flush()
-                    target = None
-            except CallqaError as exc:
-                failures += 1
-                err.print(f"[red]FAILED[/red] {path}: {exc}", highlight=False)
-                continue
-            except Exception as exc:  # a bug on one file must not stop the others
-                failures += 1
-                err.print(f"[red]FAILED[/red] {path}: internal error {type(exc).__name__}: {exc}", highlight=False)
-                continue
-            finally:
-                bar.remove_task(task)
-            roles = transcript.roles
-            err.print(
-                f"[green]ok[/green] {path}: {transcript.call_id} {transcript.language} "
-                f"{transcript.duration:.1f} s, {len(transcript.utterances)} utterances, "
-                f"roles by {roles.method} ({'separated' if roles.separated else 'NOT separated'}, "
-                f"confidence {roles.confidence:.2f}), {time.perf_counter() - started:.1f} s"
-                + (f" -> {target}" if target else ""),
-                highlight=False,
-            )
-            for note in roles.notes:
-                err.print(f"   note: {note}", highlight=False)
-    if failures:
-        err.print(f"{failures} of {len(files)} file(s) failed", highlight=False)
+    def work(path: Path, progress) -> None:
+        started = time.perf_counter()
+        transcript = load_call(path, options, progress)
+        if not keep_pii:
+            from .redact import redact_transcript
+
+            transcript = redact_transcript(transcript)
+        text = render(transcript)
+        target = None
+        if out_dir is not None:
+            target = out_dir / f"{transcript.call_id}.{fmt.value}"
+            write_atomic(target, text)
+        else:
+            sys.stdout.write(text if text.endswith("\n") else text + "\n")
+            sys.stdout.flush()
+        roles = transcript.roles
+        err.print(
+            f"[green]ok[/green] {path}: {transcript.call_id} {transcript.language} "
+            f"{transcript.duration:.1f} s, {len(transcript.utterances)} utterances, "
+            f"roles by {roles.method} ({'separated' if roles.separated else 'NOT separated'}, "
+            f"confidence {roles.confidence:.2f}), {time.perf_counter() - started:.1f} s"
+            + (f" -> {target}" if target else ""),
+            highlight=False,
+        )
+        for note in roles.notes:
+            err.print(f"   note: {note}", highlight=False)
+
+    if _each_file(files, work, "transcribe"):
         raise typer.Exit(1)
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .ingest import is_transcript_file, load_call
+from .ingest import read_or_transcribe
 from .rubric import Rubric, load_rubric
 from .scoring import score_call
 from .tagging import UtteranceAcoustics, tag
@@ -60,18 +60,17 @@ def review_file(path: Path, options: ReviewOptions | None = None, progress: Prog
     path = Path(path)
     timings: dict[str, Any] = {}
     started = time.perf_counter()
-    transcript = load_call(path, options.transcribe, progress)
+    transcript, recording = read_or_transcribe(path, options.transcribe, progress)
     timings["transcribe"] = time.perf_counter() - started
     acoustics = None
-    audio = None if is_transcript_file(path) else path
-    if audio is not None and options.acoustics:
+    if recording is not None and options.acoustics:
         from .acoustics import measure_utterances
-        from .audio import probe
 
         t0 = time.perf_counter()
-        acoustics = measure_utterances(probe(audio, transcript.meta), transcript)
+        acoustics = measure_utterances(recording, transcript)
         timings["acoustics"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     transcript, findings, scorecard = review_transcript(transcript, options, acoustics)
     timings["tag_and_score"] = time.perf_counter() - t0
+    audio = recording.path if recording is not None else None
     return Review(transcript, findings, scorecard, acoustics, audio, {k: round(v, 3) for k, v in timings.items()})
