@@ -17,6 +17,7 @@ import numpy as np
 import yaml
 
 from .errors import ConfigError, UnsupportedLanguageError
+from .audio import SAMPLE_RATE
 from .model import ModelOptions, load_model
 from .paths import DATA_FILES
 from .types import Utterance, Word
@@ -42,6 +43,7 @@ class AsrSettings:
     search_seconds: float
     languages: tuple[str, ...]
     foreign_language_probability: float
+    piece_seconds: float = 28.0
     hallucinations: tuple[str, ...] = field(default_factory=tuple)
 
     def with_overrides(self, **changes: Any) -> "AsrSettings":
@@ -106,12 +108,61 @@ def join_words(words: list[Word], language: str) -> str:
     return text.strip() if language == "zh" else " ".join(text.split())
 
 
-def detect_language(audio: np.ndarray, options: ModelOptions, settings: AsrSettings) -> tuple[str, float]:
-    """The call's language among ``settings.languages``; refuse one the model is sure is another."""
+def speech_spans(audio: np.ndarray, settings: AsrSettings) -> list[dict]:
+    """Where someone speaks in one 16 kHz signal (Silero VAD), as sample ranges."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    return get_speech_timestamps(audio, VadOptions(**settings.vad))
+
+
+def pack_spans(spans: list[dict], seconds: float) -> list[list[dict]]:
+    """Consecutive speech spans grouped so that each group's speech fits one Whisper window.
+
+    Whisper's encoder reads a 30 s window whatever it holds, so full groups
+    cost no more encoder passes than one pass over all the speech, while
+    separate groups can go to separate workers (an agent who talks twice as
+    much as the customer no longer leaves one core idle).
+    """
+    limit = seconds * SAMPLE_RATE
+    groups: list[list[dict]] = []
+    filled = 0
+    for span in spans:
+        length = span["end"] - span["start"]
+        if groups and filled + length <= limit:
+            groups[-1].append(span)
+            filled += length
+        else:
+            groups.append([span])
+            filled = length
+    return groups
+
+
+def speech_of(audio: np.ndarray, spans: list[dict]) -> np.ndarray:
+    """The speech in ``spans`` cut out of ``audio`` and joined, silence left out."""
+    return np.ascontiguousarray(np.concatenate([audio[s["start"]: s["end"]] for s in spans]))
+
+
+def detect_language(samples: list[np.ndarray], options: ModelOptions, settings: AsrSettings,
+                    map_fn=map) -> tuple[str, float]:
+    """The call's language among ``settings.languages``; refuse one the model is sure is another.
+
+    Each sample (up to one window of one side's speech) is judged on its own,
+    side by side when ``map_fn`` is a pool's map, and the probabilities are
+    averaged weighted by length.
+    """
     model = load_model(options)
-    _, _, all_probs = model.detect_language(audio=audio, vad_filter=True, language_detection_segments=2)
-    probs = dict(all_probs)
-    best_other, p_other = max(all_probs, key=lambda kv: kv[1])
+
+    def judge(audio: np.ndarray) -> dict[str, float]:
+        _, _, all_probs = model.detect_language(audio=audio, language_detection_segments=1)
+        return dict(all_probs)
+
+    samples = [s for s in samples if s.size]
+    weights = [float(s.size) for s in samples]
+    probs: dict[str, float] = {}
+    for weight, judged in zip(weights, map_fn(judge, samples)):
+        for lang, p in judged.items():
+            probs[lang] = probs.get(lang, 0.0) + p * weight / sum(weights)
+    best_other, p_other = max(probs.items(), key=lambda kv: kv[1])
     ours = max(settings.languages, key=lambda lang: probs.get(lang, 0.0))
     if best_other not in settings.languages and p_other >= settings.foreign_language_probability:
         raise UnsupportedLanguageError(
@@ -127,18 +178,8 @@ def _is_hallucination(text: str, settings: AsrSettings) -> bool:
     return bool(flat) and any(h in flat for h in settings.hallucinations)
 
 
-def transcribe_signal(
-    audio: np.ndarray,
-    language: str,
-    options: ModelOptions,
-    settings: AsrSettings,
-    offset: float = 0.0,
-    speaker: str = "",
-    role: str = "unknown",
-) -> list[Utterance]:
-    """Utterances (with word timings) heard in one mono 16 kHz signal."""
-    model = load_model(options)
-    segments, _info = model.transcribe(
+def _decode(audio: np.ndarray, language: str, options: ModelOptions, settings: AsrSettings, vad: bool):
+    return load_model(options).transcribe(
         audio,
         language=language,
         task="transcribe",
@@ -149,9 +190,45 @@ def transcribe_signal(
         no_speech_threshold=settings.no_speech_threshold,
         condition_on_previous_text=settings.condition_on_previous_text,
         word_timestamps=True,
-        vad_filter=settings.vad_filter,
-        vad_parameters=dict(settings.vad) if settings.vad_filter else None,
-    )
+        vad_filter=vad,
+        vad_parameters=dict(settings.vad) if vad else None,
+    )[0]
+
+
+def transcribe_signal(
+    audio: np.ndarray,
+    language: str,
+    options: ModelOptions,
+    settings: AsrSettings,
+    offset: float = 0.0,
+    speaker: str = "",
+    role: str = "unknown",
+) -> list[Utterance]:
+    """Utterances (with word timings) heard in one whole mono 16 kHz signal."""
+    segments = _decode(audio, language, options, settings, vad=settings.vad_filter)
+    return _utterances(segments, language, settings, offset, speaker, role)
+
+
+def transcribe_spans(
+    audio: np.ndarray,
+    spans: list[dict],
+    language: str,
+    options: ModelOptions,
+    settings: AsrSettings,
+    offset: float = 0.0,
+    speaker: str = "",
+    role: str = "unknown",
+) -> list[Utterance]:
+    """Utterances heard in the given speech spans of one signal (see ``pack_spans``)."""
+    from faster_whisper.transcribe import restore_speech_timestamps
+
+    segments = _decode(speech_of(audio, spans), language, options, settings, vad=False)
+    segments = restore_speech_timestamps(segments, spans, SAMPLE_RATE)
+    return _utterances(segments, language, settings, offset, speaker, role)
+
+
+def _utterances(segments, language: str, settings: AsrSettings, offset: float, speaker: str,
+                role: str) -> list[Utterance]:
     utterances: list[Utterance] = []
     for seg in segments:
         if _is_hallucination(seg.text, settings) or not seg.words:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -70,24 +71,29 @@ def transcribe(recording: Recording, options: TranscribeOptions | None = None, p
     mono_parts: list[np.ndarray] = []
     started = time.perf_counter()
     decoded = 0.0
-    for chunk in iter_chunks(recording, settings.chunk_seconds, settings.search_seconds):
-        samples = chunk.samples
-        if stereo and chunk.offset == 0 and _same_signal(samples):
-            stereo = False
-            notes.append("the two channels carry the same signal: treated as a mono recording")
-        if language is None:
-            language, language_probability = asr.detect_language(samples.mean(axis=0), options.model, settings)
-        if stereo:
-            utterances += _transcribe_channels(samples, chunk.offset, language, recording, options, settings)
-        else:
-            mono = samples.mean(axis=0) if samples.shape[0] > 1 else samples[0]
-            utterances += asr.transcribe_signal(
-                np.ascontiguousarray(mono), language, options.model, settings, offset=chunk.offset,
-            )
-            mono_parts.append(mono[:: SAMPLE_RATE // DIARIZE_RATE].copy())
-        decoded = chunk.offset + chunk.duration
-        if progress:
-            progress(decoded)
+    with ThreadPoolExecutor(max_workers=max(1, options.model.workers)) as pool:
+        for chunk in iter_chunks(recording, settings.chunk_seconds, settings.search_seconds):
+            samples = chunk.samples
+            if stereo and chunk.offset == 0 and _same_signal(samples):
+                stereo = False
+                notes.append("the two channels carry the same signal: treated as a mono recording")
+            if stereo:
+                sides = [_Side(np.ascontiguousarray(samples[c]), f"ch{c}", recording.meta.channel_map.get(c, "unknown"))
+                         for c in (0, 1)]
+            else:
+                mono = samples.mean(axis=0) if samples.shape[0] > 1 else samples[0]
+                sides = [_Side(np.ascontiguousarray(mono))]
+                mono_parts.append(mono[:: SAMPLE_RATE // DIARIZE_RATE].copy())
+            if settings.vad_filter:
+                for side, spans in zip(sides, pool.map(lambda side: asr.speech_spans(side.audio, settings), sides)):
+                    side.pieces = asr.pack_spans(spans, settings.piece_seconds)
+            heard = [speech for speech in (side.first_speech() for side in sides) if speech.size]
+            if language is None and heard:
+                language, language_probability = asr.detect_language(heard, options.model, settings, map_fn=pool.map)
+            utterances += _decode_sides(sides, chunk.offset, language, options, settings, pool)
+            decoded = chunk.offset + chunk.duration
+            if progress:
+                progress(decoded)
     if not utterances:
         raise SilentAudioError(
             f"{recording.path}: no speech found in {decoded:.1f} s of audio (silence-only or music-only recording)"
@@ -114,20 +120,38 @@ def transcribe(recording: Recording, options: TranscribeOptions | None = None, p
     )
 
 
-def _transcribe_channels(samples: np.ndarray, offset: float, language: str, recording: Recording,
-                         options: TranscribeOptions, settings: asr.AsrSettings) -> list[Utterance]:
-    """Both sides of a stereo chunk, decoded side by side by the model's workers."""
-    from concurrent.futures import ThreadPoolExecutor
+@dataclass
+class _Side:
+    """One voice track of a chunk: a stereo channel with its role, or the mono mix."""
 
-    def one(channel: int) -> list[Utterance]:
-        return asr.transcribe_signal(
-            np.ascontiguousarray(samples[channel]), language, options.model, settings,
-            offset=offset, speaker=f"ch{channel}", role=recording.meta.channel_map.get(channel, "unknown"),
-        )
+    audio: np.ndarray
+    speaker: str = ""
+    role: str = "unknown"
+    pieces: list[list[dict]] | None = None  # speech spans packed per window (None: VAD off)
 
-    with ThreadPoolExecutor(max_workers=max(1, min(2, options.model.workers))) as pool:
-        left, right = pool.map(one, (0, 1))
-    return left + right
+    def first_speech(self) -> np.ndarray:
+        """Up to one window of this side's speech, for language detection."""
+        if self.pieces is None:
+            return self.audio[: 30 * SAMPLE_RATE]
+        return asr.speech_of(self.audio, self.pieces[0]) if self.pieces else self.audio[:0]
+
+
+def _decode_sides(sides: list[_Side], offset: float, language: str, options: TranscribeOptions,
+                  settings: asr.AsrSettings, pool: ThreadPoolExecutor) -> list[Utterance]:
+    """Every piece of speech on every side, decoded by whichever worker is free, longest first."""
+    def run(job: tuple[_Side, list[dict] | None]) -> list[Utterance]:
+        side, spans = job
+        if spans is None:
+            return asr.transcribe_signal(side.audio, language, options.model, settings,
+                                         offset=offset, speaker=side.speaker, role=side.role)
+        return asr.transcribe_spans(side.audio, spans, language, options.model, settings,
+                                    offset=offset, speaker=side.speaker, role=side.role)
+
+    jobs: list[tuple[_Side, list[dict] | None]] = []
+    for side in sides:
+        jobs += [(side, None)] if side.pieces is None else [(side, piece) for piece in side.pieces]
+    jobs.sort(key=lambda job: -(sum(s["end"] - s["start"] for s in job[1]) if job[1] else job[0].audio.size))
+    return [u for found in pool.map(run, jobs) for u in found]
 
 
 def _asr_record(options: TranscribeOptions, settings: asr.AsrSettings, elapsed: float) -> dict:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from qa.asr import normalise_word
+from qa.asr import normalise_word, pack_spans
 from qa.audio import probe
 from qa.cli import app
 from qa.metrics import error_rate
@@ -178,3 +178,37 @@ def test_cli_masks_phone_numbers_unless_told_to_keep_them(tmp_path):
     assert masked.exit_code == 0 and kept.exit_code == 0
     assert "555 0134" not in masked.stdout and "[PHONE ••••0134]" in masked.stdout
     assert "415 555 0134" in kept.stdout
+
+
+def _span(start_s: float, end_s: float) -> dict:
+    return {"start": int(start_s * 16000), "end": int(end_s * 16000)}
+
+
+def test_speech_is_packed_into_window_sized_pieces_in_order():
+    spans = [_span(0, 10), _span(12, 25), _span(30, 36), _span(40, 50), _span(51, 52)]
+    pieces = pack_spans(spans, 28)
+    assert [s for piece in pieces for s in piece] == spans  # nothing lost, order kept
+    assert [len(p) for p in pieces] == [2, 3]
+    assert all(sum(s["end"] - s["start"] for s in p) <= 28 * 16000 for p in pieces)
+
+
+def test_speech_longer_than_a_window_is_a_piece_of_its_own():
+    spans = [_span(0, 5), _span(6, 70), _span(71, 80)]
+    assert [len(p) for p in pack_spans(spans, 28)] == [1, 1, 1]
+    assert pack_spans([], 28) == []
+
+
+def test_piece_times_map_back_to_the_recording(data_dir):
+    """Speech cut out of a channel and joined is decoded with times on the channel's own clock."""
+    from qa.asr import default_settings, speech_spans, transcribe_spans
+    from qa.audio import load_audio
+    from qa.model import ModelOptions
+
+    audio = load_audio(probe(data_dir / "zh" / "paddlespeech_zh.wav"))[0]
+    padded = np.concatenate([np.zeros(16000 * 7, dtype=np.float32), audio])
+    settings = default_settings()
+    spans = speech_spans(padded, settings)
+    assert spans and spans[0]["start"] >= 6.5 * 16000
+    utterances = transcribe_spans(padded, spans, "zh", ModelOptions(), settings, offset=100.0)
+    assert utterances and utterances[0].start >= 106.5
+    assert utterances[-1].end <= 100.0 + padded.size / 16000
