@@ -66,6 +66,17 @@ def test_classification_is_deterministic(rows, trained):
     assert [trained.predict(t, l) for t, l in items[:10]] == trained.predict_many(items[:10])
 
 
+def test_fast_probabilities_equal_the_pipelines(rows, trained):
+    """The shortcut in _probabilities must give scikit-learn's own predict_proba, row for row."""
+    import numpy as np
+
+    items = [(r.text, r.language) for r in rows] + [("", "zh"), ("???", "en"), ("吗", "zh")]
+    fast = trained._probabilities(items)
+    slow = trained.pipeline.predict_proba(items)
+    assert fast.shape == slow.shape == (len(items), len(LABELS))
+    assert np.allclose(fast, slow, rtol=0, atol=1e-9)
+
+
 def test_labelled_set_is_large_stratified_and_leak_free(rows):
     by_language = Counter(r.language for r in rows)
     assert len(rows) >= 400 and all(by_language[l] >= 130 for l in ("zh", "es", "en"))
