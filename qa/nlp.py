@@ -514,6 +514,11 @@ class _LexiconMatcher:
             start_char, end_char = i, end
         else:
             start_char, end_char = starts[first], ends[last]
+            if starts[first] < i and any(lowered[starts[first]: i].endswith(n) for n in self.negators):
+                # the cue starts inside a word, right after a negator there: a negatable cue is
+                # negated (满意 in 不满/意), any other is a different word (是的 in 不是/的)
+                negated_inside = True
+                entries = [e for e in entries if e.negatable]
         return [_Raw(e, first, last + 1, start_char, end_char, negated_inside) for e in entries]
 
     def _negated(self, cue: _Raw, negators: list[_Raw], raws: list[_Raw], tokens: list[str]) -> bool:

@@ -608,7 +608,9 @@ class QuestionClassifier:
             self._cue_coef = np.ascontiguousarray(model.coef_[:, n_grams:].T)
         rows = _tfidf_rows(tfidf, self._analyze, _texts(items))
         cues = features["cues"].transform(items)
-        scores = rows @ self._gram_coef + cues @ self._cue_coef + model.intercept_
+        # einsum, not BLAS: a row's score must not depend on how many rows share the batch
+        scores = rows @ self._gram_coef + np.einsum("ij,jk->ik", cues, self._cue_coef, optimize=False)
+        scores += model.intercept_
         if scores.shape[1] == 1:  # two classes: one logistic score
             p = 1.0 / (1.0 + np.exp(-scores))
             return np.hstack([1.0 - p, p])

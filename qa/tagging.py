@@ -85,6 +85,15 @@ class TagContext:
             return []
         return [m for m in self.matches(index) if m.kind in kinds and m.negated == negated]
 
+    def inside_longer(self, index: int, match: Any) -> bool:
+        """Whether a cue sits inside a longer cue of another kind, and so means that other thing:
+        大概 in 大概一分钟 is an estimate, not vague; "right" in "right now" is a time, not an acknowledgement."""
+        return any(
+            o.kind != match.kind and o.start_char <= match.start_char and o.end_char >= match.end_char
+            and (o.end_char - o.start_char) > (match.end_char - match.start_char)
+            for o in self.matches(index)
+        )
+
     def has_lexicon(self) -> bool:
         if self._matches is None:
             self._matches = self._match_all()

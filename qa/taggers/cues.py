@@ -65,15 +65,6 @@ COURTESY = ("polite", "apology", "empathy", "greeting", "closing")
 NEGATIVE_LEVEL = 2  # S2 and above: the customer shows negative emotion
 
 
-def _inside_longer_cue(ctx: TagContext, i: int, m) -> bool:
-    """A cue inside a longer cue of another kind is that other thing: 大概 in 大概一分钟 is an estimate, not vague."""
-    return any(
-        o.kind != m.kind and o.start_char <= m.start_char and o.end_char >= m.end_char
-        and (o.end_char - o.start_char) > (m.end_char - m.start_char)
-        for o in ctx.matches(i)
-    )
-
-
 def _cue_detail(m) -> dict:
     return {"cue": m.entry.label, "cue_kind": m.kind, "char_start": m.start_char, "char_end": m.end_char}
 
@@ -93,7 +84,7 @@ def _per_cue(ctx: TagContext, agent: list[int]) -> list[Finding]:
     for i in agent:
         for course_id, kind, lex_kind in PER_CUE:
             for m in ctx.kinds(i, lex_kind):
-                if _inside_longer_cue(ctx, i, m):
+                if ctx.inside_longer(i, m):
                     continue
                 findings.append(from_utterance(course_id, kind, m.text, ctx.utterances[i], _cue_detail(m)))
     return findings

@@ -20,8 +20,13 @@ from ..types import Finding, Utterance
 COURSE_ID = "P3"
 
 
+def _acknowledgements(ctx: TagContext, index: int) -> list:
+    """Listening tokens in an utterance; one inside a longer cue of another kind is that cue ("right now")."""
+    return [m for m in ctx.kinds(index, "acknowledgement") if not ctx.inside_longer(index, m)]
+
+
 def _is_backchannel(ctx: TagContext, index: int, u: Utterance, limit: float) -> bool:
-    return u.duration <= limit and bool(ctx.kinds(index, "acknowledgement"))
+    return u.duration <= limit and bool(_acknowledgements(ctx, index))
 
 
 def tag_overlap(ctx: TagContext) -> list[Finding]:
@@ -69,6 +74,6 @@ def tag_overlap(ctx: TagContext) -> list[Finding]:
 
     for i, u in enumerate(us):
         if u.role == "agent":
-            for m in ctx.kinds(i, "acknowledgement"):
+            for m in _acknowledgements(ctx, i):
                 findings.append(from_utterance(COURSE_ID, "acknowledgement", m.text, u, {"cue": m.entry.label}))
     return findings
