@@ -508,13 +508,13 @@ class _LexiconMatcher:
             elif word in self.phrase_set:
                 entries = [e for e in entries if e.kind != NEGATION_KIND]
                 prefix = lowered[starts[first] : i]
-                negated_inside = any(prefix.endswith(n) for n in self.negators)
+                negated_inside = prefix.endswith(self.negators)
             else:
                 return []
             start_char, end_char = i, end
         else:
             start_char, end_char = starts[first], ends[last]
-            if starts[first] < i and any(lowered[starts[first]: i].endswith(n) for n in self.negators):
+            if starts[first] < i and lowered[starts[first]: i].endswith(self.negators):
                 # the cue starts inside a word, right after a negator there: a negatable cue is
                 # negated (满意 in 不满/意), any other is a different word (是的 in 不是/的)
                 negated_inside = True

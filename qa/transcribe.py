@@ -151,7 +151,9 @@ def _decode_sides(sides: list[_Side], offset: float, language: str, options: Tra
     for side in sides:
         jobs += [(side, None)] if side.pieces is None else [(side, piece) for piece in side.pieces]
     jobs.sort(key=lambda job: -(sum(s["end"] - s["start"] for s in job[1]) if job[1] else job[0].audio.size))
-    return [u for found in pool.map(run, jobs) for u in found]
+    found = [u for part in pool.map(run, jobs) for u in part]
+    found.sort(key=lambda u: (u.start, u.end))  # pieces finish in any order; speaker separation reads words in time
+    return found
 
 
 def _asr_record(options: TranscribeOptions, settings: asr.AsrSettings, elapsed: float) -> dict:

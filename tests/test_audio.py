@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import wave
-
 import av
 import numpy as np
 import pytest
@@ -14,14 +12,7 @@ from qa.errors import (
     UnsupportedLanguageError,
 )
 from qa.transcribe import TranscribeOptions, transcribe
-
-
-def _write_wav(path, samples: np.ndarray, rate=16000, channels=1):
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(channels)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
+from tests.wavs import write_wav
 
 
 def _convert(src, dst, codec, rate=None, layout=None, fmt=None):
@@ -84,20 +75,20 @@ def test_truncated_wav_is_refused_with_both_lengths(data_dir, tmp_path):
 
 
 def test_zero_length_wav_is_refused(tmp_path):
-    _write_wav(tmp_path / "zero.wav", np.zeros(0))
+    write_wav(tmp_path / "zero.wav", np.zeros(0))
     with pytest.raises(EmptyAudioError, match="no audio samples"):
         list(iter_chunks(probe(tmp_path / "zero.wav")))
 
 
 def test_six_channel_recording_is_refused_with_a_fix(tmp_path):
-    _write_wav(tmp_path / "six.wav", np.zeros(16000 * 6), channels=6)
+    write_wav(tmp_path / "six.wav", np.zeros(16000 * 6), channels=6)
     with pytest.raises(ChannelLayoutError, match="6 channels.*ffmpeg"):
         probe(tmp_path / "six.wav")
 
 
 def test_silence_only_recording_is_refused(tmp_path):
     rng = np.random.default_rng(0)
-    _write_wav(tmp_path / "silence.wav", rng.normal(0, 1e-4, 16000 * 20))
+    write_wav(tmp_path / "silence.wav", rng.normal(0, 1e-4, 16000 * 20))
     with pytest.raises(SilentAudioError, match="no speech"):
         transcribe(probe(tmp_path / "silence.wav"), TranscribeOptions(language="zh"))
 
@@ -113,7 +104,7 @@ def test_long_recordings_are_read_in_bounded_chunks_cut_in_quiet(tmp_path):
     t = np.arange(seconds * 8000) / 8000
     # a tone that pauses for 0.5 s every 7 s: cuts must land in the pauses
     signal = 0.3 * np.sin(2 * np.pi * 220 * t) * ((t % 7) < 6.5) + rng.normal(0, 1e-3, t.size)
-    _write_wav(tmp_path / "long.wav", signal, rate=8000)
+    write_wav(tmp_path / "long.wav", signal, rate=8000)
     recording = probe(tmp_path / "long.wav")
     chunks = list(iter_chunks(recording, chunk_seconds=60, search_seconds=10))
     assert sum(c.duration for c in chunks) == pytest.approx(seconds, abs=0.01)
