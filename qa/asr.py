@@ -203,27 +203,21 @@ def transcribe_signal(
     offset: float = 0.0,
     speaker: str = "",
     role: str = "unknown",
+    spans: list[dict] | None = None,
 ) -> list[Utterance]:
-    """Utterances (with word timings) heard in one whole mono 16 kHz signal."""
-    segments = _decode(audio, language, options, settings, vad=settings.vad_filter)
-    return _utterances(segments, language, settings, offset, speaker, role)
+    """Utterances (with word timings) heard in one mono 16 kHz signal.
 
+    ``spans``: decode only these speech spans (see ``pack_spans``), cut out
+    and joined, with times put back on the signal's clock; None: the whole
+    signal, with the VAD as the settings say.
+    """
+    if spans is None:
+        segments = _decode(audio, language, options, settings, vad=settings.vad_filter)
+    else:
+        from faster_whisper.transcribe import restore_speech_timestamps
 
-def transcribe_spans(
-    audio: np.ndarray,
-    spans: list[dict],
-    language: str,
-    options: ModelOptions,
-    settings: AsrSettings,
-    offset: float = 0.0,
-    speaker: str = "",
-    role: str = "unknown",
-) -> list[Utterance]:
-    """Utterances heard in the given speech spans of one signal (see ``pack_spans``)."""
-    from faster_whisper.transcribe import restore_speech_timestamps
-
-    segments = _decode(speech_of(audio, spans), language, options, settings, vad=False)
-    segments = restore_speech_timestamps(segments, spans, SAMPLE_RATE)
+        segments = _decode(speech_of(audio, spans), language, options, settings, vad=False)
+        segments = restore_speech_timestamps(segments, spans, SAMPLE_RATE)
     return _utterances(segments, language, settings, offset, speaker, role)
 
 

@@ -141,11 +141,8 @@ def _decode_sides(sides: list[_Side], offset: float, language: str, options: Tra
     """Every piece of speech on every side, decoded by whichever worker is free, longest first."""
     def run(job: tuple[_Side, list[dict] | None]) -> list[Utterance]:
         side, spans = job
-        if spans is None:
-            return asr.transcribe_signal(side.audio, language, options.model, settings,
-                                         offset=offset, speaker=side.speaker, role=side.role)
-        return asr.transcribe_spans(side.audio, spans, language, options.model, settings,
-                                    offset=offset, speaker=side.speaker, role=side.role)
+        return asr.transcribe_signal(side.audio, language, options.model, settings, offset=offset,
+                                     speaker=side.speaker, role=side.role, spans=spans)
 
     jobs: list[tuple[_Side, list[dict] | None]] = []
     for side in sides:

@@ -219,7 +219,7 @@ def test_speech_longer_than_a_window_is_a_piece_of_its_own():
 
 def test_piece_times_map_back_to_the_recording(data_dir):
     """Speech cut out of a channel and joined is decoded with times on the channel's own clock."""
-    from qa.asr import default_settings, speech_spans, transcribe_spans
+    from qa.asr import default_settings, speech_spans, transcribe_signal
     from qa.audio import load_audio
     from qa.model import ModelOptions
 
@@ -228,6 +228,6 @@ def test_piece_times_map_back_to_the_recording(data_dir):
     settings = default_settings()
     spans = speech_spans(padded, settings)
     assert spans and spans[0]["start"] >= 6.5 * 16000
-    utterances = transcribe_spans(padded, spans, "zh", ModelOptions(), settings, offset=100.0)
+    utterances = transcribe_signal(padded, "zh", ModelOptions(), settings, offset=100.0, spans=spans)
     assert utterances and utterances[0].start >= 106.5
     assert utterances[-1].end <= 100.0 + padded.size / 16000
