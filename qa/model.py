@@ -23,6 +23,7 @@ from pathlib import Path
 import yaml
 
 from .errors import ModelError
+from .once import shared
 from .paths import DATA_FILES, cache_dir
 
 EMBEDDED = "base"
@@ -171,9 +172,9 @@ class ModelOptions:
         return self.threads or max(1, (os.cpu_count() or 1) // self.workers)
 
 
-@functools.lru_cache(maxsize=2)
+@shared(maxsize=2)
 def load_model(options: ModelOptions):
-    """Load a WhisperModel once per process and set of options."""
+    """Load a WhisperModel once per process and set of options (once, even when two calls start together)."""
     from faster_whisper import WhisperModel
 
     where = resolve_model(options.model)

@@ -22,7 +22,6 @@ the words.
 
 from __future__ import annotations
 
-import functools
 import re
 from bisect import bisect_right
 from collections import OrderedDict
@@ -45,6 +44,7 @@ from qa.lexicon import (
     lexicon_root,
     load_lexicon,
 )
+from qa.once import shared
 
 MATCHING_FILE = "matching.yaml"
 NEGATION_KIND = "negation"
@@ -563,8 +563,9 @@ def _consumed(neg: _Raw, cue: _Raw, raws: list[_Raw]) -> bool:
     return False
 
 
-@functools.lru_cache(maxsize=16)
+@shared(maxsize=16)
 def _lexicon_matcher(language: str, root: str) -> _LexiconMatcher:
+    """One matcher per lexicon and process, built once even when two threads ask at once (~2 s)."""
     return _LexiconMatcher(load_lexicon(language, root), load_settings(language, root))
 
 

@@ -43,6 +43,7 @@ from sklearn.preprocessing import FunctionTransformer
 from threadpoolctl import ThreadpoolController
 
 from qa.errors import QuestionDataError, UnsupportedLanguageError
+from qa.once import shared
 from qa.paths import DATA_FILES
 from qa.types import LANGUAGES, Utterance
 
@@ -652,7 +653,7 @@ def _tfidf_rows(tfidf: TfidfVectorizer, analyze, texts: list[str]) -> sparse.csr
     return matrix
 
 
-@functools.lru_cache(maxsize=1)
+@shared(maxsize=1)
 def get_question_classifier() -> QuestionClassifier:
     """The classifier trained once on the shipped train split (about a second)."""
     rows = [r for r in load_question_set() if r.split == "train"]

@@ -99,3 +99,29 @@ def test_fast_segmenter_cuts_exactly_like_jieba():
               if line.strip().startswith("text:")][:80]
     for text in texts:
         assert seg.words(text) == list(seg.tokenizer.cut(text)), json.dumps(text, ensure_ascii=False)
+
+
+def test_threads_asking_at_once_build_the_matcher_once(tmp_path):
+    """Two calls reviewed in parallel threads share one matcher; neither builds its own (jieba + spaCy, seconds)."""
+    import shutil
+    import threading
+
+    from qa.nlp import _lexicon_matcher
+
+    root = tmp_path / "lexicons"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "lexicons", root)
+    before = _lexicon_matcher.cache_info().misses
+    barrier = threading.Barrier(4)
+    found = []
+
+    def ask():
+        barrier.wait()
+        found.append(match_lexicon("I'm so sorry about that", "en", "agent", root=root))
+
+    threads = [threading.Thread(target=ask) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert _lexicon_matcher.cache_info().misses - before == 1
+    assert len(found) == 4 and all(any(m.kind == "apology" for m in f) for f in found)
