@@ -31,7 +31,7 @@ from pydantic import (
 )
 
 from qa.errors import LexiconError
-from qa.types import COURSE_IDS
+from qa.types import COURSE_IDS, check_course_id
 
 #: The lexicons shipped with the repository: qa/../lexicons.
 DEFAULT_ROOT = Path(__file__).resolve().parent.parent / "lexicons"
@@ -132,9 +132,7 @@ class _EntryModel(BaseModel):
     @field_validator("id")
     @classmethod
     def _known_id(cls, value: str) -> str:
-        if value not in COURSE_IDS:
-            raise ValueError(f"unknown course ID {value!r}; use one of {', '.join(COURSE_IDS)}")
-        return value
+        return check_course_id(value)
 
     @field_validator("phrase", mode="before")
     @classmethod

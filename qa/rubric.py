@@ -15,7 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import RubricError
-from .types import COURSE_IDS
+from .types import check_course_id
 
 DEFAULT_RUBRIC = Path(__file__).resolve().parent.parent / "rubrics" / "default.yaml"
 STATUSES = ("pass", "partial", "fail", "n/a")
@@ -57,9 +57,7 @@ class Matcher(BaseModel):
     @field_validator("id")
     @classmethod
     def _course_id(cls, value: str | None) -> str | None:
-        if value is not None and value not in COURSE_IDS:
-            raise ValueError(f"unknown course ID {value!r}")
-        return value
+        return value if value is None else check_course_id(value)
 
     @property
     def kinds(self) -> tuple[str, ...]:
@@ -105,9 +103,7 @@ class Item(BaseModel):
     @field_validator("id")
     @classmethod
     def _course_id(cls, value: str) -> str:
-        if value not in COURSE_IDS:
-            raise ValueError(f"unknown course ID {value!r} (see shared/COURSE.md)")
-        return value
+        return check_course_id(value)
 
 
 class Rubric(BaseModel):

@@ -28,6 +28,13 @@ COURSE_IDS: tuple[str, ...] = (
 )
 
 
+def check_course_id(value: str) -> str:
+    """``value`` if it is a course ID; else ValueError naming the valid ones (for the lexicon and rubric schemas)."""
+    if value not in COURSE_IDS:
+        raise ValueError(f"unknown course ID {value!r}; use one of {', '.join(COURSE_IDS)} (see shared/COURSE.md)")
+    return value
+
+
 @dataclass(frozen=True)
 class CallMeta:
     """What the contact centre knows about a call before anyone listens to it."""
