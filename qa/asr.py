@@ -146,9 +146,9 @@ def detect_language(samples: list[np.ndarray], options: ModelOptions, settings: 
                     map_fn=map) -> tuple[str, float]:
     """The call's language among ``settings.languages``; refuse one the model is sure is another.
 
-    Each sample (up to one window of one side's speech) is judged on its own,
-    side by side when ``map_fn`` is a pool's map, and the probabilities are
-    averaged weighted by length.
+    Each sample (up to one window of one side's speech; at least one, none
+    empty) is judged on its own, side by side when ``map_fn`` is a pool's map,
+    and the probabilities are averaged weighted by length.
     """
     model = load_model(options)
 
@@ -156,12 +156,11 @@ def detect_language(samples: list[np.ndarray], options: ModelOptions, settings: 
         _, _, all_probs = model.detect_language(audio=audio, language_detection_segments=1)
         return dict(all_probs)
 
-    samples = [s for s in samples if s.size]
-    weights = [float(s.size) for s in samples]
+    total = float(sum(s.size for s in samples))
     probs: dict[str, float] = {}
-    for weight, judged in zip(weights, map_fn(judge, samples)):
+    for sample, judged in zip(samples, map_fn(judge, samples)):
         for lang, p in judged.items():
-            probs[lang] = probs.get(lang, 0.0) + p * weight / sum(weights)
+            probs[lang] = probs.get(lang, 0.0) + p * sample.size / total
     best_other, p_other = max(probs.items(), key=lambda kv: kv[1])
     ours = max(settings.languages, key=lambda lang: probs.get(lang, 0.0))
     if best_other not in settings.languages and p_other >= settings.foreign_language_probability:

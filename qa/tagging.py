@@ -123,11 +123,11 @@ def loaded(language: str) -> None:
     time). ``gc.freeze()`` leaves what is loaded by then out of later scans.
     A lexicon that fails to load is not remembered: the taggers report it.
     """
+    if language in _LOADED:  # every call comes here: nothing before this check
+        return
     from .errors import CallqaError
     from .lexicon import available_languages
 
-    if language in _LOADED:
-        return
     if language in available_languages():
         from .nlp import match_lexicon
         from .questions import cue_bank, get_question_classifier
