@@ -320,12 +320,8 @@ def _normalise(text: str) -> str:
 
 def _core(text: str) -> tuple[int, int]:
     """Offsets of a clause without the punctuation and spaces at its edges."""
-    start, end = 0, len(text)
-    while start < end and text[start] in _EDGE:
-        start += 1
-    while end > start and text[end - 1] in _EDGE:
-        end -= 1
-    return start, end
+    end = len(text.rstrip(_EDGE))
+    return (len(text) - len(text.lstrip(_EDGE)) if end else 0), end
 
 
 def _hits(core: str, language: str) -> list[_Hit]:

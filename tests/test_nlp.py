@@ -79,7 +79,7 @@ def test_empty_text_has_no_matches():
 
 
 def test_fast_segmenter_cuts_exactly_like_jieba():
-    """qa.nlp redoes jieba's accurate+HMM cut for speed; it must give jieba's words, word for word."""
+    """qa.nlp redoes jieba's accurate+HMM cut for speed (jieba-rs, and a Python walk); both give jieba's words."""
     import json
     from pathlib import Path
 
@@ -93,12 +93,19 @@ def test_fast_segmenter_cuts_exactly_like_jieba():
         "这是规定不归我管你听清楚了没有 OK? 谢谢 thank you 2024年11月20日下午3点",
         "亲，请选择移动业务-其他哦.[呵呵] @中国电信 #电信服务怎么了？#",
         "", "   ", "ＡＢＣ全角字符和emoji😀混在一起", "不是不知道，是真的没办法了啦啦啦",
+        "邮箱85196069@qq.com谢谢", "安卓5.0.2系统买了T恤和iPhone6s手机", "西安e9-159元套餐流量120M", "话费50%打折C++语言",
     ]
     rows = Path(__file__).parent / "data" / "question_cases.yaml"
     texts += [line.split(":", 1)[1].strip() for line in rows.read_text(encoding="utf-8").splitlines()
               if line.strip().startswith("text:")][:80]
+    assert seg._rust is not None, "rjieba is a dependency: the Rust copy should be built"
+    python_only = type(seg).__new__(type(seg))  # the same dictionary, without the Rust copy
+    python_only.__dict__.update(seg.__dict__)
+    python_only._rust, python_only._block_memo, python_only._hmm_memo = None, {}, {}
     for text in texts:
-        assert seg.words(text) == list(seg.tokenizer.cut(text)), json.dumps(text, ensure_ascii=False)
+        expected = list(seg.tokenizer.cut(text))
+        assert seg.words(text) == expected, json.dumps(text, ensure_ascii=False)
+        assert python_only.words(text) == expected, json.dumps(text, ensure_ascii=False)
 
 
 def test_threads_asking_at_once_build_the_matcher_once(tmp_path):
