@@ -10,12 +10,11 @@ Fires:
   (您再说一遍, ¿me lo repite?, "could you repeat that").
 Does not fire on short fillers (嗯, 对) or on the same words said back to back.
 
-The TF-IDF vectors are what scikit-learn's ``TfidfVectorizer`` gives (its own
-analyzer, smoothed idf, l2 rows, in the same order, so the similarities are the
-same to the last bit), built without the vectorizer's per-fit bookkeeping,
-which cost more than the arithmetic on a call's few dozen utterances. The
-restatements are computed once per call (``restatements``): the stages tagger
-counts them for the complaint class.
+The similarities are scikit-learn's ``TfidfVectorizer`` + ``cosine_similarity``
+(to 1e-12), computed without the vectorizer's per-fit bookkeeping, which cost
+more than the arithmetic on a call's few dozen utterances. The restatements
+are computed once per call (``restatements``): the stages tagger counts them
+for the complaint class.
 """
 
 from __future__ import annotations
@@ -44,43 +43,75 @@ COURSE_ID = "K4"
 
 
 _WHITE_SPACES = re.compile(r"\s\s+")  # as scikit-learn's vectorizers collapse whitespace
-
-
-def _char_grams(text: str) -> list[str]:
-    """scikit-learn's ``analyzer="char"`` with ``ngram_range=(2, 4)``: all 2-grams, then 3-, then 4-grams."""
-    text = _WHITE_SPACES.sub(" ", text.lower())
-    size = len(text)
-    return [text[i:i + n] for n in range(2, min(4, size) + 1) for i in range(size - n + 1)]
+_CODE_BITS = 21  # a Unicode code point fits in 21 bits
 
 
 @functools.lru_cache(maxsize=4)
 def _analyzer(language: str) -> Callable[[str], list[str]]:
-    """Character 2–4-grams as scikit-learn makes them (word-bounded outside Mandarin)."""
-    if language == "zh":
-        return _char_grams
+    """Character 2–4-grams as scikit-learn makes them outside Mandarin (word-bounded, ``char_wb``)."""
     return TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), lowercase=True).build_analyzer()
 
 
-def tfidf_similarities(texts: Sequence[str], language: str) -> np.ndarray:
-    """Cosine similarities of the texts' TF-IDF vectors (fitted on these texts), as a dense matrix."""
-    analyze = _analyzer(language)
+def _char_gram_counts(texts: Sequence[str]) -> sparse.csr_matrix:
+    """Counts of each text's character 2–4-grams (scikit-learn's ``analyzer="char"``), one row per text.
+
+    Done on code-point arrays, not strings: a 2-gram is two code points in one
+    integer, an n-gram the (n-1)-gram's id and one more code point, so every
+    gram of the call gets its id from one ``np.unique`` per length.
+    """
+    cleaned = [_WHITE_SPACES.sub(" ", t.lower()) for t in texts]
+    lengths = np.fromiter(map(len, cleaned), dtype=np.int64, count=len(cleaned))
+    codes = np.frombuffer("".join(cleaned).encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+    text_end = np.repeat(np.cumsum(lengths), lengths)  # per character: where its text ends
+    row_of = np.repeat(np.arange(len(cleaned)), lengths)
+    rows, cols, n_features = [], [], 0
+    ids = codes
+    for n in (2, 3, 4):
+        m = codes.size - n + 1
+        if m <= 0:
+            break
+        key = (ids[:m] << _CODE_BITS) | codes[n - 1:n - 1 + m]  # grams across texts get ids too, then are dropped
+        unique, ids = np.unique(key, return_inverse=True)
+        inside = np.arange(m) + n <= text_end[:m]
+        rows.append(row_of[:m][inside])
+        cols.append(ids[inside] + n_features)
+        n_features += unique.size
+    if not rows:
+        return sparse.csr_matrix((len(texts), 0))
+    rows_, cols_ = np.concatenate(rows), np.concatenate(cols)
+    counts = sparse.csr_matrix((np.ones(rows_.size), (rows_, cols_)), shape=(len(texts), n_features))
+    counts.sum_duplicates()
+    return counts
+
+
+def _analyzed_counts(texts: Sequence[str], analyze: Callable[[str], list[str]]) -> sparse.csr_matrix:
+    """Counts of each text's grams from an analyzer, one row per text."""
     vocabulary: dict[str, int] = {}
     keys: list[int] = []
     counts: list[int] = []
-    sizes: list[int] = []
+    indptr = [0]
     for text in texts:
         grams = Counter(analyze(text))
         keys.extend([vocabulary.setdefault(g, len(vocabulary)) for g in grams])
         counts.extend(grams.values())
-        sizes.append(len(grams))
-    # each row's features in order of first appearance in the texts, as scikit-learn stores them
-    rows = np.repeat(np.arange(len(texts)), sizes)
-    key_array = np.asarray(keys, dtype=np.int32)
-    order = np.lexsort((key_array, rows))
-    indptr = np.zeros(len(texts) + 1, dtype=np.int32)
-    np.cumsum(sizes, out=indptr[1:])
-    matrix = sparse.csr_matrix((np.asarray(counts, dtype=np.float64)[order], key_array[order], indptr),
-                               shape=(len(texts), len(vocabulary)))
+        indptr.append(len(keys))
+    matrix = sparse.csr_matrix((np.asarray(counts, dtype=np.float64), np.asarray(keys, dtype=np.int64),
+                                np.asarray(indptr, dtype=np.int64)), shape=(len(texts), len(vocabulary)))
+    matrix.sort_indices()
+    return matrix
+
+
+def tfidf_similarities(texts: Sequence[str], language: str) -> np.ndarray:
+    """Cosine similarities of the texts' TF-IDF vectors (fitted on these texts), as a dense matrix.
+
+    The numbers are scikit-learn's (``TfidfVectorizer``: smoothed idf, l2 rows;
+    then ``cosine_similarity``) to 1e-12, pinned by a test; its per-fit
+    bookkeeping cost more than the arithmetic on a call's few dozen utterances.
+    """
+    if language == "zh":
+        matrix = _char_gram_counts(texts)
+    else:
+        matrix = _analyzed_counts(texts, _analyzer(language))
     df = np.bincount(matrix.indices, minlength=matrix.shape[1]).astype(np.float64)
     df += 1.0  # smoothed idf: ln((1 + n) / (1 + df)) + 1
     idf = np.full_like(df, fill_value=len(texts) + 1, dtype=np.float64)
@@ -90,10 +121,8 @@ def tfidf_similarities(texts: Sequence[str], language: str) -> np.ndarray:
     matrix.data *= idf[matrix.indices]
     if sparse_matmul_to_dense is None:
         return cosine_similarity(normalize(matrix, norm="l2", copy=False))
-    inplace_csr_row_normalize_l2(matrix)  # the vectorizer's l2 rows
-    unit = matrix.copy()
-    inplace_csr_row_normalize_l2(unit)  # cosine_similarity normalises once more
-    return sparse_matmul_to_dense(unit, unit.T)
+    inplace_csr_row_normalize_l2(matrix)
+    return sparse_matmul_to_dense(matrix, matrix.T)
 
 
 def restatements(ctx: TagContext) -> list[tuple[Utterance, Utterance, float]]:
