@@ -28,6 +28,7 @@ import re
 from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Iterable
+from itertools import accumulate
 from dataclasses import dataclass
 from math import log
 from pathlib import Path
@@ -311,12 +312,18 @@ def _build_nlp(lexicon: Lexicon) -> Language:
     return nlp
 
 
+_SPACE = re.compile(r"\s")
+
+
 def _words_and_spaces(words: Iterable[str], text: str) -> tuple[list[str], list[bool], list[int]]:
     """The tokens spaCy makes of these words (``util.get_words_and_spaces``), with their offsets.
 
     Whitespace words are dropped; one space after a word becomes that token's
     trailing space; any other whitespace between words is a token of its own.
     """
+    words = list(words)
+    if not _SPACE.search(text) and "".join(words) == text:  # the usual Chinese utterance: no spaces
+        return words, [False] * len(words), list(accumulate(map(len, words[:-1]), initial=0)) if words else []
     tokens: list[str] = []
     spaces: list[bool] = []
     starts: list[int] = []

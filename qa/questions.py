@@ -255,6 +255,10 @@ class _CueBank:
     #: cue positions by the first character of their needle, and the cues without one (always tried)
     by_char: dict[str, tuple[int, ...]] = field(default_factory=dict)
     always: tuple[int, ...] = ()
+    #: any needle at all (one alternation of literals), any needle-less cue (one alternation of their
+    #: patterns): most Mandarin clauses have neither, and are done after these two searches
+    any_needle: re.Pattern[str] | None = None
+    any_always: re.Pattern[str] | None = None
     memo: dict[str, tuple[_Hit, ...]] = field(default_factory=dict, compare=False, repr=False)
 
 
@@ -286,9 +290,35 @@ def cue_bank(language: str) -> _CueBank:
     for k, cue in enumerate(cues):
         if cue.needle is not None:
             by_char.setdefault(cue.needle[0], []).append(k)
+    needles = sorted({cue.needle for cue in cues if cue.needle}, key=len, reverse=True)
     return _CueBank(tuple(cues), optional("embedding_frames"), optional("not_tag"), optional("continuation"), anchors,
                     {ch: tuple(ks) for ch, ks in by_char.items()},
-                    tuple(k for k, cue in enumerate(cues) if cue.needle is None))
+                    tuple(k for k, cue in enumerate(cues) if cue.needle is None),
+                    re.compile("|".join(map(re.escape, needles))) if needles else None,
+                    _alternation([cue.regex for cue in cues if cue.needle is None]))
+
+
+_BACKREF = re.compile(r"(?<!\\)((?:\\\\)*)\\(\d+)")
+
+
+def _alternation(patterns: Sequence[re.Pattern[str]]) -> re.Pattern[str] | None:
+    """One regex that matches where any of ``patterns`` would (their numbered back-references shifted).
+
+    None when they cannot be joined (named groups, inline flags): then each is tried on its own.
+    """
+    if not patterns:
+        return None
+    parts, offset = [], 0
+    for pattern in patterns:
+        if pattern.groupindex or pattern.flags & ~re.UNICODE:
+            return None
+        shifted = _BACKREF.sub(lambda m, o=offset: f"{m.group(1)}\\{int(m.group(2)) + o}", pattern.pattern)
+        parts.append(f"(?:{shifted})")
+        offset += pattern.groups
+    try:
+        return re.compile("|".join(parts))
+    except re.error:
+        return None
 
 
 def _compile(pattern: str, what: str) -> re.Pattern[str]:
@@ -339,11 +369,17 @@ def _hits(core: str, language: str) -> list[_Hit]:
 def _find_hits(core: str, language: str, bank: _CueBank) -> list[_Hit]:
     settings = load_settings()["detection"]
     # only cues whose needle is in the core can match: the rest are skipped without a regex search
-    tried = set(bank.always)
-    for ch in bank.by_char.keys() & set(core):
-        tried.update(bank.by_char[ch])
+    if bank.any_needle is not None and bank.any_needle.search(core):
+        tried = set(bank.always)
+        for ch in bank.by_char.keys() & set(core):
+            tried.update(bank.by_char[ch])
+        order: Sequence[int] = sorted(tried)
+    elif bank.any_always is not None and not bank.any_always.search(core):
+        return []
+    else:
+        order = bank.always
     hits = []
-    for k in sorted(tried):
+    for k in order:
         cue = bank.cues[k]
         if cue.needle is not None and cue.needle not in core:
             continue
@@ -603,7 +639,9 @@ class QuestionClassifier:
             self._fitted, self._analyze = model, tfidf.build_analyzer()
             self._gram_coef = np.ascontiguousarray(model.coef_[:, :n_grams].T)
             self._cue_coef = np.ascontiguousarray(model.coef_[:, n_grams:].T)
-        rows = _tfidf_rows(tfidf, self._analyze, _texts(items))
+            self._grams = _CharWbIndex.for_vectorizer(tfidf)
+        texts = _texts(items)
+        rows = self._grams.rows(texts) if self._grams is not None else _tfidf_rows(tfidf, self._analyze, texts)
         cues = features["cues"].transform(items)
         # einsum, not BLAS: a row's score must not depend on how many rows share the batch
         scores = rows @ self._gram_coef + np.einsum("ij,jk->ik", cues, self._cue_coef, optimize=False)
@@ -615,6 +653,85 @@ class QuestionClassifier:
         np.exp(scores, out=scores)
         scores /= scores.sum(axis=1, keepdims=True)
         return scores
+
+
+class _CharWbIndex:
+    """A fitted ``char_wb`` vocabulary as sorted integer keys: a call's questions become TF-IDF rows in a few array steps.
+
+    An n-gram (n <= 3) is its code points packed 21 bits each into one int64;
+    each length has its own sorted key table, looked up with ``searchsorted``.
+    The rows equal ``TfidfVectorizer.transform`` (``test_fast_probabilities_equal_the_pipelines``).
+    """
+
+    _BITS = 21  # every code point fits
+
+    def __init__(self, vocabulary: dict[str, int], ngram_range: tuple[int, int], idf: np.ndarray, sublinear: bool):
+        self.min_n, self.max_n = ngram_range
+        self.size, self.idf, self.sublinear = len(vocabulary), idf, sublinear
+        self.tables: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        for n in range(self.min_n, self.max_n + 1):
+            grams = [(g, i) for g, i in vocabulary.items() if len(g) == n]
+            keys = np.array([self._pack(g) for g, _ in grams], dtype=np.int64)
+            ids = np.array([i for _, i in grams], dtype=np.int64)
+            order = np.argsort(keys)
+            self.tables[n] = (keys[order], ids[order])
+
+    @classmethod
+    def for_vectorizer(cls, tfidf: TfidfVectorizer) -> _CharWbIndex | None:
+        """The index for this fitted vectorizer, or None for settings it does not reproduce."""
+        low, high = tfidf.ngram_range
+        plain = (tfidf.analyzer == "char_wb" and not tfidf.lowercase and tfidf.preprocessor is None
+                 and tfidf.strip_accents is None and 1 <= low <= high <= 3 and tfidf.norm == "l2" and tfidf.use_idf
+                 and not tfidf.binary and tfidf.vocabulary is None and tfidf.dtype == np.float64)
+        return cls(tfidf.vocabulary_, (low, high), tfidf.idf_, tfidf.sublinear_tf) if plain else None
+
+    @classmethod
+    def _pack(cls, gram: str) -> int:
+        key = 0
+        for ch in gram:
+            key = (key << cls._BITS) | ord(ch)
+        return key
+
+    def rows(self, texts: list[str]) -> sparse.csr_matrix:
+        # char_wb: every whitespace-separated word padded with one space each side; grams stay inside it
+        padded, owner = [], []
+        for row, text in enumerate(texts):
+            for word in text.split():
+                padded.append(f" {word} ")
+                owner.append(row)
+        if not padded:
+            return sparse.csr_matrix((len(texts), self.size))
+        lengths = np.fromiter(map(len, padded), dtype=np.int64, count=len(padded))
+        codes = np.frombuffer("".join(padded).encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+        word_end = np.repeat(np.cumsum(lengths), lengths)
+        row_of = np.repeat(np.asarray(owner, dtype=np.int64), lengths)
+        rows, cols = [], []
+        key = np.zeros(codes.size, dtype=np.int64)
+        for n in range(1, self.max_n + 1):
+            m = codes.size - n + 1
+            if m <= 0:
+                break
+            key = (key[:m] << self._BITS) | codes[n - 1:n - 1 + m]
+            if n < self.min_n:
+                continue
+            keys, ids = self.tables[n]
+            inside = np.arange(m) + n <= word_end[:m]
+            wanted = key[inside]
+            at = np.minimum(np.searchsorted(keys, wanted), max(keys.size - 1, 0))
+            known = keys[at] == wanted if keys.size else np.zeros(wanted.size, dtype=bool)
+            rows.append(row_of[:m][inside][known])
+            cols.append(ids[at[known]])
+        matrix = sparse.csr_matrix((np.ones(sum(r.size for r in rows)), (np.concatenate(rows), np.concatenate(cols))),
+                                   shape=(len(texts), self.size))
+        matrix.sum_duplicates()
+        if self.sublinear:
+            np.log(matrix.data, matrix.data)
+            matrix.data += 1.0
+        matrix.data *= self.idf[matrix.indices]
+        norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+        norms[norms == 0.0] = 1.0
+        matrix.data /= np.repeat(norms, np.diff(matrix.indptr))
+        return matrix
 
 
 def _tfidf_rows(tfidf: TfidfVectorizer, analyze, texts: list[str]) -> sparse.csr_matrix:

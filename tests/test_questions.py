@@ -134,3 +134,19 @@ def test_question_lexicons_pass_the_shared_schema(tmp_path):
         loaded = lexicon.load_lexicon(language, tmp_path)
         assert {e.kind for e in loaded.entries} <= set(KINDS)
         assert all(e.phrase for e in loaded.entries)
+
+
+def test_tfidf_rows_from_packed_grams_equal_the_vectorizers(trained):
+    """The questions' n-gram rows are built from packed code points; they must be the vectorizer's own."""
+    import numpy as np
+
+    from qa.questions import _CharWbIndex, _texts
+
+    tfidf = dict(trained.pipeline.named_steps["features"].transformer_list)["ngrams"].named_steps["tfidf"]
+    index = _CharWbIndex.for_vectorizer(tfidf)
+    assert index is not None, "the shipped settings (char_wb, 1-3) should take the fast path"
+    texts = _texts([(t, "zh") for t in ["您是哪天下的单？", "", "   ", "😀吗", "¿Me lo repite?", "Could  you\trepeat that?",
+                                        "𠀀𠀁 ext-B", "x"]])
+    fast, slow = index.rows(texts), tfidf.transform(texts)
+    assert fast.shape == slow.shape
+    assert np.allclose(fast.toarray(), slow.toarray(), rtol=0, atol=1e-12)
