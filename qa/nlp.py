@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from math import log
 from pathlib import Path
 
+import ahocorasick
 import spacy
 import yaml
 from spacy.language import Language
@@ -444,16 +445,16 @@ class _LexiconMatcher:
         self.phrase_set = frozenset(phrases)
         self.negators = tuple(p for p, es in phrases.items() if any(e.kind == NEGATION_KIND for e in es))
         if self.language == "zh":
-            # one-character phrases by character; longer ones by their first two characters
-            self.zh_singles = {p: e for p, e in phrases.items() if len(p) == 1}
-            self.zh_pairs: dict[str, list[tuple[str, list[LexiconEntry]]]] = {}
-            for phrase, entries in sorted(phrases.items(), key=lambda kv: -len(kv[0])):
-                if len(phrase) > 1:
-                    self.zh_pairs.setdefault(phrase[:2], []).append((phrase, entries))
+            # Every phrase in one Aho-Corasick automaton: all occurrences, overlapping ones
+            # too, in one pass in C. Each carries its rank, so the cues of one position come
+            # out in a fixed order: one-character phrases, then longer before shorter.
+            self.zh_automaton = ahocorasick.Automaton()
+            ranked = sorted(phrases.items(), key=lambda kv: (len(kv[0]) > 1, -len(kv[0])))
+            for rank, (phrase, entries) in enumerate(ranked):
+                self.zh_automaton.add_word(phrase, (rank, phrase, entries))
+            if ranked:
+                self.zh_automaton.make_automaton()
             # phrase -> [(word, offset)]: words in which the phrase does not count (迷你)
-            # where a phrase may start: any character that begins one (found by the regex engine, not a Python loop)
-            firsts = "".join(sorted({re.escape(p[0]) for p in phrases}))
-            self.zh_first = re.compile(f"[{firsts}]" if firsts else "(?!)")
             self.zh_blockers: dict[str, list[tuple[str, int]]] = {}
             for word in settings.never_inside:
                 for phrase in phrases:
@@ -536,20 +537,14 @@ class _LexiconMatcher:
         lowered = text.lower()
         if len(lowered) != len(text):  # a rare character whose lower case is longer
             lowered = text
-        singles, by_pair = self.zh_singles, self.zh_pairs
+        if len(self.zh_automaton) == 0:
+            return []
+        found = sorted((last - len(phrase) + 1, rank, phrase, entries)
+                       for last, (rank, phrase, entries) in self.zh_automaton.iter(lowered))
         raws: list[_Raw] = []
         align = self._zh_align
-        for found in self.zh_first.finditer(lowered):
-            i = found.start()
-            ch = lowered[i]
-            entries = singles.get(ch)
-            if entries:
-                raws.extend(align(ch, entries, i, lowered, starts, ends))
-            candidates = by_pair.get(lowered[i : i + 2])
-            if candidates:
-                for phrase, entries in candidates:
-                    if lowered.startswith(phrase, i):
-                        raws.extend(align(phrase, entries, i, lowered, starts, ends))
+        for i, _, phrase, entries in found:
+            raws.extend(align(phrase, entries, i, lowered, starts, ends))
         return raws
 
     def _zh_align(self, phrase, entries, i, lowered, starts, ends) -> list[_Raw]:
