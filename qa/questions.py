@@ -634,17 +634,19 @@ class QuestionClassifier:
         features = dict(self.pipeline.named_steps["features"].transformer_list)
         tfidf = features["ngrams"].named_steps["tfidf"]
         model = self.pipeline.named_steps["model"]
-        if getattr(self, "_fitted", None) is not model:  # weights split once per fitted model
+        fast = getattr(self, "_fast", None)
+        if fast is None or fast.model is not model:  # weights split once per fitted model
+            # built whole, then published in one assignment: another thread sees the old or the new, never half
             n_grams = len(tfidf.vocabulary_)
-            self._fitted, self._analyze = model, tfidf.build_analyzer()
-            self._gram_coef = np.ascontiguousarray(model.coef_[:, :n_grams].T)
-            self._cue_coef = np.ascontiguousarray(model.coef_[:, n_grams:].T)
-            self._grams = _CharWbIndex.for_vectorizer(tfidf)
+            fast = self._fast = _FastWeights(model, tfidf.build_analyzer(),
+                                             np.ascontiguousarray(model.coef_[:, :n_grams].T),
+                                             np.ascontiguousarray(model.coef_[:, n_grams:].T),
+                                             _CharWbIndex.for_vectorizer(tfidf))
         texts = _texts(items)
-        rows = self._grams.rows(texts) if self._grams is not None else _tfidf_rows(tfidf, self._analyze, texts)
+        rows = fast.grams.rows(texts) if fast.grams is not None else _tfidf_rows(tfidf, fast.analyze, texts)
         cues = features["cues"].transform(items)
         # einsum, not BLAS: a row's score must not depend on how many rows share the batch
-        scores = rows @ self._gram_coef + np.einsum("ij,jk->ik", cues, self._cue_coef, optimize=False)
+        scores = rows @ fast.gram_coef + np.einsum("ij,jk->ik", cues, fast.cue_coef, optimize=False)
         scores += model.intercept_
         if scores.shape[1] == 1:  # two classes: one logistic score
             p = 1.0 / (1.0 + np.exp(-scores))
@@ -653,6 +655,17 @@ class QuestionClassifier:
         np.exp(scores, out=scores)
         scores /= scores.sum(axis=1, keepdims=True)
         return scores
+
+
+@dataclass(frozen=True)
+class _FastWeights:
+    """What ``_probabilities`` needs from one fitted pipeline."""
+
+    model: Any
+    analyze: Any
+    gram_coef: np.ndarray
+    cue_coef: np.ndarray
+    grams: _CharWbIndex | None
 
 
 class _CharWbIndex:
