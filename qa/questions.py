@@ -408,21 +408,26 @@ def cue_counts(text: str, language: str) -> dict[str, int]:
     return counts
 
 
-def _clause_bounds(text: str, language: str) -> list[tuple[int, int]]:
-    """(start, end) of each clause: cut at punctuation, ASR particles, spaces (zh) and before ¿/¡."""
+@functools.lru_cache(maxsize=8)
+def _cutters(language: str) -> tuple[tuple[re.Pattern[str], ...], re.Pattern[str]]:
+    """The patterns a clause ends after (punctuation, ASR particles, spaces in zh), and the one it starts at (¿/¡)."""
     det = load_settings()["detection"]
-    cuts = {0, len(text)}
-    for m in re.finditer(det["boundary_pattern"], text):
-        cuts.add(m.end())
+    after = [_compile(det["boundary_pattern"], "boundary_pattern")]
     split_after = (det.get("split_after") or {}).get(language)
     if split_after:
-        for m in re.finditer(split_after, text):
-            cuts.add(m.end())
+        after.append(_compile(split_after, f"split_after.{language}"))
     if language in (det.get("split_on_spaces") or ()):
-        for m in re.finditer(r"\s+", text):
-            cuts.add(m.end())
-    for m in re.finditer("[¿¡]", text):
-        cuts.add(m.start())
+        after.append(re.compile(r"\s+"))
+    return tuple(after), re.compile("[¿¡]")
+
+
+def _clause_bounds(text: str, language: str) -> list[tuple[int, int]]:
+    """(start, end) of each clause: cut at punctuation, ASR particles, spaces (zh) and before ¿/¡."""
+    after, before = _cutters(language)
+    cuts = {0, len(text)}
+    for pattern in after:
+        cuts.update([m.end() for m in pattern.finditer(text)])
+    cuts.update([m.start() for m in before.finditer(text)])
     points = sorted(cuts)
     bounds = []
     for a, b in itertools.pairwise(points):
@@ -445,11 +450,16 @@ def find_questions(text: str, language: str, rising_pitch: bool | None = None) -
     det = load_settings()["detection"]
     bank = cue_bank(language)
     bounds = _clause_bounds(text, language)
+    # lower-cased once for the whole utterance: one character for one, so a clause's core is a
+    # slice of it (not with a final sigma, which str.lower changes by context)
+    whole = _normalise(text) if "Σ" not in text else None
+    if whole is not None and len(whole) != len(text):
+        whole = None
     found = []
     for i, (a, b) in enumerate(bounds):
         clause = text[a:b]
         core_a, core_b = _core(clause)
-        core = _normalise(clause[core_a:core_b])
+        core = whole[a + core_a:a + core_b] if whole is not None else _normalise(clause[core_a:core_b])
         hits = _hits(core, language)
         score = sum(h.weight for h in hits)
         cues = [h.label for h in hits]
