@@ -37,7 +37,7 @@ class TagContext:
     _matches: list[list[Any]] | None = field(default=None, repr=False)
     lexicon_error: str | None = None
     _shared: dict[str, Any] = field(default_factory=dict, repr=False)
-    _kind_index: list[set[tuple[str, bool]] | None] | None = field(default=None, repr=False)
+    _kind_index: list[dict[tuple[str, bool], list[Any]] | None] | None = field(default=None, repr=False)
 
     def shared(self, key: str, compute: Callable[[TagContext], Any]) -> Any:
         """``compute(self)`` once per context: later calls with the same key get the same result.
@@ -78,12 +78,17 @@ class TagContext:
         """Matches of the given kinds in utterance ``index`` (negated ones excluded unless asked), in text order."""
         if self._kind_index is None:
             self._kind_index = [None] * len(self.utterances)
-        present = self._kind_index[index]
-        if present is None:  # the taggers ask ~15 questions per utterance: index its matches once
-            present = self._kind_index[index] = {(m.kind, m.negated) for m in self.matches(index)}
-        if not any((kind, negated) in present for kind in kinds):
+        by_kind = self._kind_index[index]
+        if by_kind is None:  # the taggers ask ~15 questions per utterance: index its matches once
+            by_kind = self._kind_index[index] = {}
+            for m in self.matches(index):
+                by_kind.setdefault((m.entry.kind, m.negated), []).append(m)
+        found = [hits for kind in kinds if (hits := by_kind.get((kind, negated)))]
+        if not found:
             return []
-        return [m for m in self.matches(index) if m.kind in kinds and m.negated == negated]
+        if len(found) == 1:
+            return list(found[0])
+        return [m for m in self.matches(index) if m.entry.kind in kinds and m.negated == negated]  # in text order
 
     def inside_longer(self, index: int, match: Any) -> bool:
         """Whether a cue sits inside a longer cue of another kind, and so means that other thing:
