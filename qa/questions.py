@@ -259,6 +259,8 @@ class _CueBank:
     #: patterns): most Mandarin clauses have neither, and are done after these two searches
     any_needle: re.Pattern[str] | None = None
     any_always: re.Pattern[str] | None = None
+    #: tag phrases (end-anchored outside Mandarin) -> weight, for a tag that is a whole clause after a comma
+    bare_tags: dict[str, float] = field(default_factory=dict)
     memo: dict[str, tuple[_Hit, ...]] = field(default_factory=dict, compare=False, repr=False)
 
 
@@ -295,7 +297,10 @@ def cue_bank(language: str) -> _CueBank:
                     {ch: tuple(ks) for ch, ks in by_char.items()},
                     tuple(k for k, cue in enumerate(cues) if cue.needle is None),
                     re.compile("|".join(map(re.escape, needles))) if needles else None,
-                    _alternation([cue.regex for cue in cues if cue.needle is None]))
+                    _alternation([cue.regex for cue in cues if cue.needle is None]),
+                    {cue.name.lower(): cue.weight for cue in cues
+                     if cue.kind == "tag_question" and cue.needle is not None and anchors.get(cue.kind) == "end"
+                     and language != "zh"})
 
 
 _BACKREF = re.compile(r"(?<!\\)((?:\\\\)*)\\(\d+)")
@@ -463,6 +468,11 @@ def find_questions(text: str, language: str, rising_pitch: bool | None = None) -
         hits = _hits(core, language)
         score = sum(h.weight for h in hits)
         cues = [h.label for h in hits]
+        if not hits and i > 0 and core in bank.bare_tags and _after_comma(text, bounds[i - 1], a) and _closes(text, (a, b)):
+            # "La dirección es calle Mayor 12, verdad" / "you got the email, right": a tag on its own
+            # is an answer ("Verdad."), but after a comma it asks about the clause before it
+            score += bank.bare_tags[core]
+            cues.append(f"tag_question:{core}")
         if _QUESTION_MARK.search(clause):
             score += det["punctuation_weight"]
             cues.append("punctuation:?")
@@ -479,6 +489,16 @@ def find_questions(text: str, language: str, rising_pitch: bool | None = None) -
         continues = bool(bank.continuation and bank.continuation.search(core)) and i > 0
         found.append((start, b, cues, continues))
     return _merge_continuations(text, bounds, found)
+
+
+def _after_comma(text: str, previous: tuple[int, int], start: int) -> bool:
+    """Whether the clause starting at ``start`` follows the ``previous`` clause across a comma only."""
+    return text[previous[0]:previous[1]].endswith((",", "，")) and not text[previous[1]:start].strip()
+
+
+def _closes(text: str, bound: tuple[int, int]) -> bool:
+    """Whether a clause ends its sentence: not followed by a comma ("I paid, right, and then…" is a filler)."""
+    return not text[bound[0]:bound[1]].endswith((",", "，", "、"))
 
 
 def _onset(core: str, hits: Sequence[_Hit]) -> int:

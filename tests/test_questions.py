@@ -173,3 +173,15 @@ def test_threads_classifying_at_once_on_a_fresh_model_agree(rows):
     for t in threads:
         t.join()
     assert not errors and len(results) == 8 and all(r == results[0] for r in results)
+
+
+@pytest.mark.parametrize("text, language, expected", [
+    ("La dirección sigue siendo calle Mayor 12, verdad", "es", ["La dirección sigue siendo calle Mayor 12, verdad"]),
+    ("you got the email, right", "en", ["you got the email, right"]),
+    ("Verdad. Lo tengo apuntado.", "es", []),
+    ("Right, I see what happened.", "en", []),
+    ("I paid, right, and then they charged me again.", "en", []),
+])
+def test_a_tag_after_a_comma_asks_about_the_clause_before(text, language, expected):
+    """A bare tag is an answer; after a comma, closing the sentence, it turns the clause before into a question."""
+    assert [q.text for q in find_questions(text, language)] == expected
