@@ -13,8 +13,13 @@
      explicit_steps on that turn;
    - OASIS BT calls (English phone calls): hold acts vs the lexicon's hold cues,
      expressRegret vs P1 apology findings (agent turns);
-   - DIHANA (Spanish phone line): Espera vs hold cues (operator turns),
-     Pregunta vs T-QUESTION findings (caller turns).
+   - OASIS also: greet / bye vs P2 greeting / closing cues (agent), request
+     acts vs T-QUESTION findings (both sides);
+   - DIHANA (Spanish phone line): Espera vs hold cues, Apertura / Cierre vs
+     greeting / closing cues, Confirmacion vs T-QUESTION findings (operator
+     turns), Pregunta vs T-QUESTION findings (caller turns);
+   - CrossWOZ (Mandarin written dialogues): the user's Request acts vs
+     T-QUESTION findings.
 
     .venv/bin/python bench/tagging.py [--limit N] [--only cues,stages] [--profile]
 
@@ -28,6 +33,7 @@ import argparse
 import csv
 import gc
 import json
+import re
 import os
 import sys
 import time
@@ -45,6 +51,10 @@ SHARED = Path(os.environ.get("CALLQA_SHARED_DATA", "/work/shared/data"))
 STC3 = SHARED / "dialogues" / "stc3" / "stc3_zh_dev.json"
 OASIS = SHARED / "dialogues" / "oasis_bt_calls" / "oasis_dev.txt"
 DIHANA = SHARED / "dialogues" / "dihana_es" / "dihana_dev.csv"
+CROSSWOZ = SHARED / "dialogues" / "crosswoz_zh" / "crosswoz_200.json"
+QUESTION_KINDS = {"closed_question", "open_question", "controlling_question"}
+REQUEST_ACTS = {"reqInfo", "reqDirect", "reqModal"}
+_QUESTION_MARKS = re.compile("[¿?]")
 CHARS_PER_SECOND = 4.0
 TURN_GAP = 0.5
 CALL_SECONDS = 600.0
@@ -158,9 +168,9 @@ class Score:
         self.fp += predicted and not gold
         self.fn += gold and not predicted
 
-    def row(self, name: str) -> list:
+    def row(self, tagger: str, language: str, name: str) -> list:
         p, r, f = prf(self.tp, self.fp, self.fn)
-        return [name, self.n, self.tp + self.fn, p, r, f]
+        return [tagger, language, name, self.n, self.tp + self.fn, p, r, f]
 
 
 def at(findings: list[Finding], u: Utterance, kinds: set[str]) -> bool:
@@ -283,10 +293,10 @@ def stc3_labels(dialogues: list[dict], results: list[list[Finding]]) -> list[lis
                 final.add(label == "HNUG*", phased or at(findings, u, SOLUTION_KINDS))
     # HNUG marks 87 % of helpdesk turns (asking for details counts too), so its precision says
     # little; HNUG* (the turn that solves it, 6 %) is the recall to watch
-    return [problem.row("STC-3 CNUG0 problem stated vs customer negative finding"),
-            solution.row("STC-3 HNUG solution vs concrete_action/explicit_steps"),
-            proposal.row("STC-3 HNUG solution vs those or an IDL+PPC P1/P2 phase"),
-            final.row("STC-3 HNUG* final solution vs those or a P1/P2 phase")]
+    return [problem.row("stages+tone", "zh", "STC-3 CNUG0 problem stated vs customer negative finding"),
+            solution.row("cues", "zh", "STC-3 HNUG solution vs concrete_action/explicit_steps"),
+            proposal.row("phases+cues", "zh", "STC-3 HNUG solution vs those or an IDL+PPC P1/P2 phase"),
+            final.row("phases+cues", "zh", "STC-3 HNUG* final solution vs those or a P1/P2 phase")]
 
 
 def chunks(rows: list[tuple[str, str, str]], size: int) -> list[list[tuple[str, str, str]]]:
@@ -312,15 +322,35 @@ def oasis_labels(only: list[str] | None) -> list[list]:
         parts = line.split("|")
         if len(parts) == 3:
             rows.append(({"a": "agent", "b": "customer"}.get(parts[0], "unknown"), parts[1], parts[2]))
-    hold, regret = Score(), Score()
+    hold, regret, question, greet, bye = Score(), Score(), Score(), Score(), Score()
     for transcript, acts, findings, ctx in labelled_calls("en", chunks(rows, 60), only):
         for i, (u, act) in enumerate(zip(transcript.utterances, acts)):
+            question.add(act in REQUEST_ACTS, at(findings, u, QUESTION_KINDS))
             if u.role != "agent":
                 continue
             hold.add("hold" in act, bool(ctx.kinds(i, "hold")))
             regret.add(act == "expressRegret", at(findings, u, {"apology"}))
-    return [hold.row("OASIS hold act vs hold cue (agent)"),
-            regret.row("OASIS expressRegret vs P1 apology (agent)")]
+            greet.add(act == "greet", bool(ctx.kinds(i, "greeting")))
+            bye.add(act == "bye", bool(ctx.kinds(i, "closing")))
+    return [hold.row("silence", "en", "OASIS hold act vs hold cue (agent)"),
+            regret.row("cues", "en", "OASIS expressRegret vs P1 apology (agent)"),
+            greet.row("cues", "en", "OASIS greet vs P2 greeting cue (agent)"),
+            bye.row("cues", "en", "OASIS bye vs P2 closing cue (agent)"),
+            question.row("questions", "en", "OASIS reqInfo/reqDirect/reqModal vs T-QUESTION finding (both)")]
+
+
+def crosswoz_labels(only: list[str] | None) -> list[list]:
+    """CrossWOZ (Mandarin, written tourist-information dialogues): the user's Request acts are questions."""
+    data = json.loads(CROSSWOZ.read_text(encoding="utf-8"))
+    calls = [[("customer" if m["role"] == "usr" else "agent", m["content"],
+               "Request" if any(a[0] == "Request" for a in m["dialog_act"]) else "")
+              for m in dialogue["messages"]] for dialogue in data.values()]
+    question = Score()
+    for transcript, acts, findings, ctx in labelled_calls("zh", calls, only):
+        for u, act in zip(transcript.utterances, acts):
+            if u.role == "customer":
+                question.add(act == "Request", at(findings, u, QUESTION_KINDS))
+    return [question.row("questions", "zh", "CrossWOZ user Request act vs T-QUESTION finding (user)")]
 
 
 def dihana_labels(only: list[str] | None) -> list[list]:
@@ -329,16 +359,28 @@ def dihana_labels(only: list[str] | None) -> list[list]:
         for row in csv.DictReader(fh):
             role = {"M": "agent", "U": "customer"}.get(row["Speaker"], "unknown")
             by_dialogue[row["Dialogue_ID"]].append((role, row["Utterance"], row["Dialogue_Act"]))
-    hold, question = Score(), Score()
-    question_kinds = {"closed_question", "open_question", "controlling_question"}
+    hold, question, confirm, opening, closing = Score(), Score(), Score(), Score(), Score()
     for transcript, acts, findings, ctx in labelled_calls("es", list(by_dialogue.values()), only):
         for i, (u, act) in enumerate(zip(transcript.utterances, acts)):
             if u.role == "agent":
                 hold.add(act == "Espera", bool(ctx.kinds(i, "hold")))
+                opening.add(act == "Apertura", bool(ctx.kinds(i, "greeting")))
+                closing.add(act == "Cierre", bool(ctx.kinds(i, "closing")))
             else:
-                question.add(act == "Pregunta", at(findings, u, question_kinds))
-    return [hold.row("DIHANA Espera vs hold cue (operator)"),
-            question.row("DIHANA Pregunta vs T-QUESTION finding (caller)")]
+                question.add(act == "Pregunta", at(findings, u, QUESTION_KINDS))
+    # the transcribers' ¿…? mark the operator's questions; the tagger sees the text without them, as
+    # it would an ASR line that lost its punctuation
+    unmarked = [[(role, _QUESTION_MARKS.sub(" ", text), "?" if "?" in text else "") for role, text, _ in rows]
+                for rows in by_dialogue.values()]
+    for transcript, marks, findings, _ in labelled_calls("es", unmarked, only):
+        for u, mark in zip(transcript.utterances, marks):
+            if u.role == "agent":
+                confirm.add(mark == "?", at(findings, u, QUESTION_KINDS))
+    return [hold.row("silence", "es", "DIHANA Espera vs hold cue (operator)"),
+            opening.row("cues", "es", "DIHANA Apertura vs P2 greeting cue (operator)"),
+            closing.row("cues", "es", "DIHANA Cierre vs P2 closing cue (operator)"),
+            confirm.row("questions", "es", "DIHANA operator ¿?-marked vs T-QUESTION on text without ¿?"),
+            question.row("questions", "es", "DIHANA Pregunta (a request) vs T-QUESTION finding (caller)")]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -353,8 +395,10 @@ def main(argv: list[str] | None = None) -> int:
         profile(ten_minute_calls(dialogues), only)
         return 0
     results = throughput(dialogues, only)
-    rows = stc3_labels(dialogues, results) + oasis_labels(only) + dihana_labels(only)
-    table("Labels vs findings (per utterance)", ["comparison", "utterances", "gold", "precision", "recall", "F1"], rows)
+    rows = stc3_labels(dialogues, results) + crosswoz_labels(only) + oasis_labels(only) + dihana_labels(only)
+    rows.sort(key=lambda r: (r[0], r[1]))
+    table("Labels vs findings (per utterance, per tagger and language)",
+          ["tagger", "lang", "comparison", "utterances", "gold", "precision", "recall", "F1"], rows)
     return 0
 
 
