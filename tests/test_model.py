@@ -65,21 +65,9 @@ def test_missing_model_package_says_how_to_install(monkeypatch):
 
 def test_two_threads_starting_together_share_one_loaded_model():
     """Two calls reviewed in parallel must not each load the speech model (twice the memory, four decoders)."""
-    import threading
-
     from qa.model import ModelOptions, load_model
+    from tests.threads import run_together
 
     options = ModelOptions(threads=1, workers=1)  # a set of options no other test loads
-    barrier = threading.Barrier(2)
-    models = []
-
-    def load():
-        barrier.wait()
-        models.append(load_model(options))
-
-    threads = [threading.Thread(target=load) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert len(models) == 2 and models[0] is models[1]
+    models, errors = run_together(lambda: load_model(options), 2)
+    assert not errors and len(models) == 2 and models[0] is models[1]

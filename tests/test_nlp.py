@@ -111,24 +111,14 @@ def test_fast_segmenter_cuts_exactly_like_jieba():
 def test_threads_asking_at_once_build_the_matcher_once(tmp_path):
     """Two calls reviewed in parallel threads share one matcher; neither builds its own (jieba + spaCy, seconds)."""
     import shutil
-    import threading
 
     from qa.nlp import _lexicon_matcher
+    from tests.threads import run_together
 
     root = tmp_path / "lexicons"
     shutil.copytree(Path(__file__).resolve().parents[1] / "lexicons", root)
     before = _lexicon_matcher.cache_info().misses
-    barrier = threading.Barrier(4)
-    found = []
-
-    def ask():
-        barrier.wait()
-        found.append(match_lexicon("I'm so sorry about that", "en", "agent", root=root))
-
-    threads = [threading.Thread(target=ask) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    found, errors = run_together(lambda: match_lexicon("I'm so sorry about that", "en", "agent", root=root), 4)
+    assert not errors
     assert _lexicon_matcher.cache_info().misses - before == 1
     assert len(found) == 4 and all(any(m.kind == "apology" for m in f) for f in found)

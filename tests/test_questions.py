@@ -154,24 +154,11 @@ def test_tfidf_rows_from_packed_grams_equal_the_vectorizers(trained):
 
 def test_threads_classifying_at_once_on_a_fresh_model_agree(rows):
     """The fitted weights are prepared on first use; threads that arrive together must not see them half-built."""
-    import threading
+    from tests.threads import run_together
 
     fresh = QuestionClassifier().train([r for r in rows if r.split == "train"])
     items = [(r.text, r.language) for r in rows if r.split == "test"][:40]
-    barrier, results, errors = threading.Barrier(8), [], []
-
-    def classify():
-        barrier.wait()
-        try:
-            results.append(fresh.predict_many(items))
-        except Exception as exc:  # noqa: BLE001 - the test reports any failure
-            errors.append(exc)
-
-    threads = [threading.Thread(target=classify) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results, errors = run_together(lambda: fresh.predict_many(items), 8)
     assert not errors and len(results) == 8 and all(r == results[0] for r in results)
 
 

@@ -16,6 +16,7 @@ import pytest
 from qa.store import MIGRATIONS, DuplicateContent, NotFound, SchemaTooNew, Store, StoreError
 from qa.types import (CallMeta, Evidence, Finding, Gap, ItemScore, RoleAssignment, Scorecard, Transcript,
                       Utterance, Word)
+from tests.threads import run_together
 
 REPO = Path(__file__).resolve().parents[1]
 MIGRATION_NAMES = [name for name, _ in MIGRATIONS]
@@ -109,21 +110,11 @@ def test_migrations_apply_once_and_reapply_as_noops(db_url: str):
 
 
 def test_two_processes_opening_a_fresh_database_migrate_it_once(db_url: str):
-    errors: list[BaseException] = []
-    applied: list[list[str]] = []
+    def open_and_close() -> list[str]:
+        with Store.open(db_url) as s:
+            return s.applied_migrations()
 
-    def open_and_close() -> None:
-        try:
-            with Store.open(db_url) as s:
-                applied.append(s.applied_migrations())
-        except BaseException as exc:  # collected and asserted below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=open_and_close) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    applied, errors = run_together(open_and_close, 4)
     assert errors == []
     assert applied == [MIGRATION_NAMES] * 4
 
