@@ -10,7 +10,9 @@ Fires:
 - ``address_counts`` once per speaker (value: the counts; evidence: the
   utterance with the most blunt forms, else the speaker's first);
 - ``blunt_second_person`` for each agent utterance using blunt "you" (value: how many):
-  你先把订单号发过来 fires, 您先把订单号发过来 does not;
+  你先把订单号发过来 fires, 您先把订单号发过来 does not; in English, which has no
+  polite "you" to prefer, the same count is ``second_person`` ("Could you give me
+  your order number?": 2), not called blunt;
 - ``blunt_share`` for the agent: 你 / (你 + 您), tú / (tú + usted) — not in English,
   which has no polite "you" (value; detail.high at or above
   ``address.blunt_share_high``), once the agent used at least
@@ -51,6 +53,7 @@ def tag_address(ctx: TagContext) -> list[Finding]:
     findings: list[Finding] = []
     counts: dict[str, dict[str, int]] = {}
     bluntest: dict[str, tuple[int, Utterance]] = {}
+    second_kind = "blunt_second_person" if _has_formal_you(ctx) else "second_person"
     for i, u in enumerate(ctx.utterances):
         if u.role not in ("agent", "customer"):
             continue
@@ -64,7 +67,7 @@ def tag_address(ctx: TagContext) -> list[Finding]:
         if u.role != "agent":
             continue
         if blunt:
-            findings.append(from_utterance(COURSE_ID, "blunt_second_person", len(blunt), u,
+            findings.append(from_utterance(COURSE_ID, second_kind, len(blunt), u,
                                            {"forms": [m.text for m in blunt]}))
         for m in ctx.kinds(i, "accusing_2p"):
             tally["accusing"] += 1
