@@ -16,7 +16,9 @@ Fires:
   customer utterances ("S0" when they are calm: 好的谢谢);
 - ``complaint_class`` (普通/重大/升级/疑难, detail.key ordinary/major/escalated/difficult):
   escalated when the peak is at least ``complaint_class.escalated_stage`` (S6),
-  major when at least ``complaint_class.major_stage`` (S5: a formal complaint),
+  major when at least ``complaint_class.major_stage`` (S5: a formal complaint) or when the
+  customer reports harm to health, safety or money (lexicon kind ``harm``: 孩子吃了拉肚子住院了,
+  "someone used my card, it's fraud"; not 没有受伤), unless ``complaint_class.major_on_harm`` is off,
   difficult when the agent transferred ``complaint_class.difficult_transfers`` times (K2)
   or the customer restated the problem ``complaint_class.difficult_restatements`` times (K4),
   else ordinary (detail.complaint is False when there was no complaint cue);
@@ -108,6 +110,10 @@ def complaint_class(ctx: TagContext, peak: int) -> tuple[str, dict]:
     if peak >= th["escalated_stage"]:
         return "escalated", reasons
     if peak >= th["major_stage"]:
+        return "major", reasons
+    harm = [m.text for i, u in enumerate(ctx.utterances) if u.role == "customer" for m in ctx.kinds(i, "harm")]
+    if harm and th.get("major_on_harm", True):
+        reasons["harm"] = harm
         return "major", reasons
     if moved >= th["difficult_transfers"]:
         return "difficult", reasons
