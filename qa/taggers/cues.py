@@ -24,9 +24,11 @@ when an agent open question precedes it within ``cues.restatement_window`` s.
 R3 — ``explicit_steps``: at least ``cues.min_step_markers`` different step markers
 (首先…然后…最后, "first… then…") within ``cues.step_window`` s, one of them strong.
 R4 — ``anything_else`` (您还有其他问题吗) in the last part of the call, or ``no_anything_else``.
-R6 不躺枪 — ``forbidden``, ``blame`` and ``arguing``: the agent's reply right after a
-negative customer turn opens with a bare negation (不是的…, "No, that's…") with no
-apology, empathy or commitment in it.
+R6 不躺枪 — ``forbidden``, ``blame`` and ``arguing``: the agent tells the customer they
+are wrong (lexicon kind ``contradiction``: 您说的不对, "that's not true", usted se equivoca;
+not 您说得对 nor 我不是说您说的不对), or the reply right after a negative customer turn
+opens with a bare negation (不是的…, "No, that's…") with no apology, empathy or
+commitment in it.
 K2 — ``transfer`` (您打另一个电话, "I'll transfer you"; not 我为您联系快递, where the agent
 acts), ``repeated_procedure``, ``repeated_identity_check``.
 K3 — ``vague``, ``jargon``, and ``next_step`` / ``no_next_step`` (a commitment, step,
@@ -257,8 +259,10 @@ def _arguing(ctx: TagContext, agent: list[int], stages: dict[int, CustomerStage]
     us = ctx.utterances
     findings = []
     for i in agent:
+        for m in ctx.kinds(i, "contradiction"):  # telling the customer they are wrong is arguing anywhere
+            findings.append(from_utterance("R6", "arguing", m.text, us[i], _cue_detail(m)))
         prev = stages.get(i - 1)
-        if prev is None or prev.level < NEGATIVE_LEVEL:
+        if prev is None or prev.level < NEGATIVE_LEVEL or ctx.kinds(i, "contradiction"):
             continue
         found = ctx.matches(i)
         if any(m.kind in (*FEELINGS, "commitment") and not m.negated for m in found):
