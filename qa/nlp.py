@@ -24,6 +24,7 @@ words.
 
 from __future__ import annotations
 
+import functools
 import re
 from bisect import bisect_right
 from collections import OrderedDict
@@ -150,9 +151,7 @@ class _Segmenter:
 
         self.tokenizer = tokenizer
         self._freq = tokenizer.FREQ
-        logtotal = log(tokenizer.total)
-        self._logp = {w: log(f) - logtotal for w, f in self._freq.items() if f}
-        self._unknown = log(1) - logtotal  # a character that is no word: jieba counts it with frequency 1
+        self._unknown = log(1) - log(tokenizer.total)  # a character that is no word: jieba counts it with frequency 1
         self._han, self._skip = jieba.re_han_default, jieba.re_skip_default
         self._finalseg = finalseg
         self._hmm_memo: dict[str, tuple[str, ...]] = {}
@@ -181,6 +180,12 @@ class _Segmenter:
         if tokenizer.total > added:
             rust.add_word("\ue000\ue000", tokenizer.total - added, None)  # private use: never in a Han run
         return rust
+
+    @functools.cached_property
+    def _logp(self) -> dict[str, float]:
+        """Each word's log-probability, for the Python walk only (~40 MB: built when first needed)."""
+        logtotal = log(self.tokenizer.total)
+        return {w: log(f) - logtotal for w, f in self._freq.items() if f}
 
     def __getattr__(self, name):
         return getattr(self.tokenizer, name)
