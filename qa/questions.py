@@ -371,6 +371,15 @@ def _hits(core: str, language: str) -> list[_Hit]:
     return list(found)
 
 
+def _may_hit(core: str, bank: _CueBank) -> bool:
+    """False when no cue can match the core: it holds no needle and no needle-less cue matches."""
+    if bank.any_needle is not None and bank.any_needle.search(core):
+        return True
+    if not bank.always:
+        return False
+    return bank.any_always is None or bank.any_always.search(core) is not None  # None: they could not be joined
+
+
 def _find_hits(core: str, language: str, bank: _CueBank) -> list[_Hit]:
     settings = load_settings()["detection"]
     # only cues whose needle is in the core can match: the rest are skipped without a regex search
@@ -465,9 +474,12 @@ def find_questions(text: str, language: str, rising_pitch: bool | None = None) -
         clause = text[a:b]
         core_a, core_b = _core(clause)
         core = whole[a + core_a:a + core_b] if whole is not None else _normalise(clause[core_a:core_b])
-        hits = _hits(core, language)
-        score = sum(h.weight for h in hits)
-        cues = [h.label for h in hits]
+        if _may_hit(core, bank):
+            hits = _hits(core, language)
+            score = sum(h.weight for h in hits)
+            cues = [h.label for h in hits]
+        else:  # most clauses: no cue can match (what _find_hits would find out, without its overhead)
+            hits, score, cues = [], 0.0, []
         if not hits and i > 0 and core in bank.bare_tags and _after_comma(text, bounds[i - 1], a) and _closes(text, (a, b)):
             # "La dirección es calle Mayor 12, verdad" / "you got the email, right": a tag on its own
             # is an answer ("Verdad."), but after a comma it asks about the clause before it
