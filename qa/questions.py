@@ -441,15 +441,16 @@ def _clause_bounds(text: str, language: str) -> list[tuple[int, int]]:
     cuts = {0, len(text)}
     for pattern in after:
         cuts.update([m.end() for m in pattern.finditer(text)])
-    cuts.update([m.start() for m in before.finditer(text)])
+    if "¿" in text or "¡" in text:
+        cuts.update([m.start() for m in before.finditer(text)])
     points = sorted(cuts)
     bounds = []
     for a, b in itertools.pairwise(points):
         piece = text[a:b]
-        lead = len(piece) - len(piece.lstrip())
-        tail = len(piece.rstrip())
-        if tail > lead and piece.strip(_EDGE):  # something besides punctuation and spaces
-            bounds.append((a + lead, a + tail))
+        stripped = piece.strip()
+        if stripped and stripped.strip(_EDGE):  # something besides punctuation and spaces
+            lead = piece.index(stripped[0])
+            bounds.append((a + lead, a + lead + len(stripped)))
     return bounds
 
 
