@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Iterable
@@ -432,6 +433,7 @@ class _LexiconMatcher:
         self.settings = settings
         self.nlp = _build_nlp(lexicon)
         self.cache: OrderedDict[str, tuple[LexMatch, ...]] = OrderedDict()
+        self.cache_lock = threading.Lock()
         vocab = self.nlp.vocab
         self.matcher = Matcher(vocab, validate=True)
         self.pattern_entries: dict[int, list[LexiconEntry]] = {}
@@ -477,20 +479,26 @@ class _LexiconMatcher:
 
     def clear_cache(self) -> None:
         """Forget every remembered result (per text, and the segmenter's), e.g. to time cold matching."""
-        self.cache.clear()
+        with self.cache_lock:
+            self.cache.clear()
         segmenter = getattr(self.nlp.tokenizer, "jieba_seg", None)
         if isinstance(segmenter, _Segmenter):
             segmenter.clear_memo()
 
     def match(self, text: str) -> tuple[LexMatch, ...]:
-        hit = self.cache.get(text)
-        if hit is not None:
-            self.cache.move_to_end(text)
-            return hit
+        # The LRU bookkeeping is several steps: under a lock, as two calls may be tagged in
+        # parallel threads (one could evict an entry between another's lookup and its
+        # move-to-end). The matching itself runs outside it.
+        with self.cache_lock:
+            hit = self.cache.get(text)
+            if hit is not None:
+                self.cache.move_to_end(text)
+                return hit
         result = self._match(text)
-        self.cache[text] = result
-        if len(self.cache) > self.settings.cache_size:
-            self.cache.popitem(last=False)
+        with self.cache_lock:
+            self.cache[text] = result
+            while len(self.cache) > self.settings.cache_size:
+                self.cache.popitem(last=False)
         return result
 
     def _match(self, text: str) -> tuple[LexMatch, ...]:

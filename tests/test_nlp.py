@@ -122,3 +122,31 @@ def test_threads_asking_at_once_build_the_matcher_once(tmp_path):
     assert not errors
     assert _lexicon_matcher.cache_info().misses - before == 1
     assert len(found) == 4 and all(any(m.kind == "apology" for m in f) for f in found)
+
+
+def test_threads_matching_while_the_cache_evicts_never_fail(tmp_path):
+    """Two calls tagged in parallel share the matcher's LRU cache; an entry evicted by one thread between
+    another's lookup and its move-to-end must not raise (a tiny cache makes that happen all the time)."""
+    import shutil
+    import sys
+
+    from tests.threads import run_together
+
+    root = tmp_path / "lexicons"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "lexicons", root)
+    settings = root / "matching.yaml"
+    settings.write_text(settings.read_text(encoding="utf-8").replace("utterances: 20000", "utterances: 2"),
+                        encoding="utf-8")
+    texts = [f"我的订单{n}号还没到，我要投诉" for n in range(6)]
+
+    def hammer():
+        return [len(match_lexicon(texts[k % len(texts)], "zh", "customer", root=root)) for k in range(3000)]
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible, so the window is hit
+    try:
+        results, errors = run_together(hammer, 6)
+    finally:
+        sys.setswitchinterval(interval)
+    assert not errors, errors[:1]
+    assert len(results) == 6 and all(r == results[0] for r in results)
