@@ -547,11 +547,11 @@ class _LexiconMatcher:
 
     def _zh_phrases(self, text: str, starts: list[int], ends: list[int]) -> list[_Raw]:
         """Phrases on the character sequence, reported on token boundaries (``starts``/``ends``: token offsets)."""
+        if len(self.zh_automaton) == 0:
+            return []
         lowered = text.lower()
         if len(lowered) != len(text):  # a rare character whose lower case is longer
             lowered = text
-        if len(self.zh_automaton) == 0:
-            return []
         found = sorted((last - len(phrase) + 1, rank, phrase, entries)
                        for last, (rank, phrase, entries) in self.zh_automaton.iter(lowered))
         raws: list[_Raw] = []

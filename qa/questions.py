@@ -42,6 +42,7 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import FunctionTransformer
 from threadpoolctl import ThreadpoolController
 
+from qa.codepoints import CODE_BITS, code_points
 from qa.errors import QuestionDataError, UnsupportedLanguageError
 from qa.once import shared
 from qa.paths import DATA_FILES
@@ -388,9 +389,7 @@ def _find_hits(core: str, language: str, bank: _CueBank) -> list[_Hit]:
         for ch in bank.by_char.keys() & set(core):
             tried.update(bank.by_char[ch])
         order: Sequence[int] = sorted(tried)
-    elif bank.any_always is not None and not bank.any_always.search(core):
-        return []
-    else:
+    else:  # find_questions has already left out the clauses no needle-less cue matches (_may_hit)
         order = bank.always
     hits = []
     for k in order:
@@ -719,8 +718,6 @@ class _CharWbIndex:
     The rows equal ``TfidfVectorizer.transform`` (``test_fast_probabilities_equal_the_pipelines``).
     """
 
-    _BITS = 21  # every code point fits
-
     def __init__(self, vocabulary: dict[str, int], ngram_range: tuple[int, int], idf: np.ndarray, sublinear: bool):
         self.min_n, self.max_n = ngram_range
         self.size, self.idf, self.sublinear = len(vocabulary), idf, sublinear
@@ -745,7 +742,7 @@ class _CharWbIndex:
     def _pack(cls, gram: str) -> int:
         key = 0
         for ch in gram:
-            key = (key << cls._BITS) | ord(ch)
+            key = (key << CODE_BITS) | ord(ch)
         return key
 
     def rows(self, texts: list[str]) -> sparse.csr_matrix:
@@ -757,37 +754,28 @@ class _CharWbIndex:
                 owner.append(row)
         if not padded:
             return sparse.csr_matrix((len(texts), self.size))
-        lengths = np.fromiter(map(len, padded), dtype=np.int64, count=len(padded))
-        codes = np.frombuffer("".join(padded).encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
-        word_end = np.repeat(np.cumsum(lengths), lengths)
-        row_of = np.repeat(np.asarray(owner, dtype=np.int64), lengths)
+        points = code_points(padded, owner)
+        codes = points.codes
         rows, cols = [], []
         key = np.zeros(codes.size, dtype=np.int64)
         for n in range(1, self.max_n + 1):
             m = codes.size - n + 1
             if m <= 0:
                 break
-            key = (key[:m] << self._BITS) | codes[n - 1:n - 1 + m]
+            key = (key[:m] << CODE_BITS) | codes[n - 1:n - 1 + m]
             if n < self.min_n:
                 continue
             keys, ids = self.tables[n]
-            inside = np.arange(m) + n <= word_end[:m]
+            inside = points.inside(n)
             wanted = key[inside]
             at = np.minimum(np.searchsorted(keys, wanted), max(keys.size - 1, 0))
             known = keys[at] == wanted if keys.size else np.zeros(wanted.size, dtype=bool)
-            rows.append(row_of[:m][inside][known])
+            rows.append(points.row[:m][inside][known])
             cols.append(ids[at[known]])
         matrix = sparse.csr_matrix((np.ones(sum(r.size for r in rows)), (np.concatenate(rows), np.concatenate(cols))),
                                    shape=(len(texts), self.size))
         matrix.sum_duplicates()
-        if self.sublinear:
-            np.log(matrix.data, matrix.data)
-            matrix.data += 1.0
-        matrix.data *= self.idf[matrix.indices]
-        norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
-        norms[norms == 0.0] = 1.0
-        matrix.data /= np.repeat(norms, np.diff(matrix.indptr))
-        return matrix
+        return _tfidf_weigh(matrix, self.idf, self.sublinear)
 
 
 def _tfidf_rows(tfidf: TfidfVectorizer, analyze, texts: list[str]) -> sparse.csr_matrix:
@@ -811,15 +799,20 @@ def _tfidf_rows(tfidf: TfidfVectorizer, analyze, texts: list[str]) -> sparse.csr
         indptr.append(len(indices))
     matrix = sparse.csr_matrix((np.asarray(counts, dtype=np.float64), np.asarray(indices, dtype=np.int32),
                                 np.asarray(indptr, dtype=np.int32)), shape=(len(texts), len(vocabulary)))
-    if tfidf.sublinear_tf:
-        np.log(matrix.data, matrix.data)
-        matrix.data += 1.0
-    matrix.data *= tfidf.idf_[matrix.indices]
-    row_of = np.repeat(np.arange(len(texts)), np.diff(matrix.indptr))  # l2-normalise each row
-    norms = np.sqrt(np.bincount(row_of, weights=matrix.data ** 2, minlength=len(texts)))
+    return _tfidf_weigh(matrix, tfidf.idf_, tfidf.sublinear_tf)
+
+
+def _tfidf_weigh(counts: sparse.csr_matrix, idf: np.ndarray, sublinear: bool) -> sparse.csr_matrix:
+    """Term counts -> the vectorizer's TF-IDF rows: 1 + log(tf) when sublinear, times idf, l2-normalised (in place)."""
+    if sublinear:
+        np.log(counts.data, counts.data)
+        counts.data += 1.0
+    counts.data *= idf[counts.indices]
+    row_of = np.repeat(np.arange(counts.shape[0]), np.diff(counts.indptr))
+    norms = np.sqrt(np.bincount(row_of, weights=counts.data ** 2, minlength=counts.shape[0]))
     norms[norms == 0.0] = 1.0
-    matrix.data /= norms[row_of]
-    return matrix
+    counts.data /= norms[row_of]
+    return counts
 
 
 @shared(maxsize=1)

@@ -259,10 +259,11 @@ def _arguing(ctx: TagContext, agent: list[int], stages: dict[int, CustomerStage]
     us = ctx.utterances
     findings = []
     for i in agent:
-        for m in ctx.kinds(i, "contradiction"):  # telling the customer they are wrong is arguing anywhere
+        contradictions = ctx.kinds(i, "contradiction")  # telling the customer they are wrong is arguing anywhere
+        for m in contradictions:
             findings.append(from_utterance("R6", "arguing", m.text, us[i], _cue_detail(m)))
         prev = stages.get(i - 1)
-        if prev is None or prev.level < NEGATIVE_LEVEL or ctx.kinds(i, "contradiction"):
+        if prev is None or prev.level < NEGATIVE_LEVEL or contradictions:
             continue
         found = ctx.matches(i)
         if any(m.kind in (*FEELINGS, "commitment") and not m.negated for m in found):

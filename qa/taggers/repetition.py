@@ -36,6 +36,7 @@ try:  # the kernels behind normalize() and cosine_similarity(), without their in
 except ImportError:  # another scikit-learn layout: the public functions give the same numbers
     sparse_matmul_to_dense = inplace_csr_row_normalize_l2 = None
 
+from ..codepoints import CODE_BITS, code_points
 from ..tagging import TagContext, from_utterance
 from ..types import Finding, Utterance
 
@@ -43,7 +44,6 @@ COURSE_ID = "K4"
 
 
 _WHITE_SPACES = re.compile(r"\s\s+")  # as scikit-learn's vectorizers collapse whitespace
-_CODE_BITS = 21  # a Unicode code point fits in 21 bits
 
 
 @functools.lru_cache(maxsize=4)
@@ -59,21 +59,18 @@ def _char_gram_counts(texts: Sequence[str]) -> sparse.csr_matrix:
     integer, an n-gram the (n-1)-gram's id and one more code point, so every
     gram of the call gets its id from one ``np.unique`` per length.
     """
-    cleaned = [_WHITE_SPACES.sub(" ", t.lower()) for t in texts]
-    lengths = np.fromiter(map(len, cleaned), dtype=np.int64, count=len(cleaned))
-    codes = np.frombuffer("".join(cleaned).encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
-    text_end = np.repeat(np.cumsum(lengths), lengths)  # per character: where its text ends
-    row_of = np.repeat(np.arange(len(cleaned)), lengths)
+    points = code_points([_WHITE_SPACES.sub(" ", t.lower()) for t in texts])
+    codes = points.codes
     rows, cols, n_features = [], [], 0
     ids = codes
     for n in (2, 3, 4):
         m = codes.size - n + 1
         if m <= 0:
             break
-        key = (ids[:m] << _CODE_BITS) | codes[n - 1:n - 1 + m]  # grams across texts get ids too, then are dropped
+        key = (ids[:m] << CODE_BITS) | codes[n - 1:n - 1 + m]  # grams across texts get ids too, then are dropped
         unique, ids = np.unique(key, return_inverse=True)
-        inside = np.arange(m) + n <= text_end[:m]
-        rows.append(row_of[:m][inside])
+        inside = points.inside(n)
+        rows.append(points.row[:m][inside])
         cols.append(ids[inside] + n_features)
         n_features += unique.size
     if not rows:
