@@ -16,8 +16,9 @@
    - OASIS also: greet / bye vs P2 greeting / closing cues (agent), request
      acts vs T-QUESTION findings (both sides);
    - DIHANA (Spanish phone line): Espera vs hold cues, Apertura / Cierre vs
-     greeting / closing cues, Confirmacion vs T-QUESTION findings (operator
-     turns), Pregunta vs T-QUESTION findings (caller turns);
+     greeting / closing cues (operator turns); the operator turns the
+     transcribers marked ¿…? vs T-QUESTION findings on the text without the
+     marks; Pregunta vs T-QUESTION findings (caller turns);
    - CrossWOZ (Mandarin written dialogues): the user's Request acts vs
      T-QUESTION findings.
 
@@ -359,7 +360,7 @@ def dihana_labels(only: list[str] | None) -> list[list]:
         for row in csv.DictReader(fh):
             role = {"M": "agent", "U": "customer"}.get(row["Speaker"], "unknown")
             by_dialogue[row["Dialogue_ID"]].append((role, row["Utterance"], row["Dialogue_Act"]))
-    hold, question, confirm, opening, closing = Score(), Score(), Score(), Score(), Score()
+    hold, question, marked, opening, closing = Score(), Score(), Score(), Score(), Score()
     for transcript, acts, findings, ctx in labelled_calls("es", list(by_dialogue.values()), only):
         for i, (u, act) in enumerate(zip(transcript.utterances, acts)):
             if u.role == "agent":
@@ -375,11 +376,11 @@ def dihana_labels(only: list[str] | None) -> list[list]:
     for transcript, marks, findings, _ in labelled_calls("es", unmarked, only):
         for u, mark in zip(transcript.utterances, marks):
             if u.role == "agent":
-                confirm.add(mark == "?", at(findings, u, QUESTION_KINDS))
+                marked.add(mark == "?", at(findings, u, QUESTION_KINDS))
     return [hold.row("silence", "es", "DIHANA Espera vs hold cue (operator)"),
             opening.row("cues", "es", "DIHANA Apertura vs P2 greeting cue (operator)"),
             closing.row("cues", "es", "DIHANA Cierre vs P2 closing cue (operator)"),
-            confirm.row("questions", "es", "DIHANA operator ¿?-marked vs T-QUESTION on text without ¿?"),
+            marked.row("questions", "es", "DIHANA operator ¿?-marked vs T-QUESTION on text without ¿?"),
             question.row("questions", "es", "DIHANA Pregunta (a request) vs T-QUESTION finding (caller)")]
 
 
