@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -345,6 +347,32 @@ def _normalise_url(url: str) -> str:
 
 
 # ---------------------------------------------------------------- store
+def _enable_wal(cursor: Any) -> None:
+    """Switch the file to WAL once, waiting out other openers.
+
+    WAL is stored in the file, so a database already in WAL is left alone. The
+    switch itself needs the file to itself and SQLite does not run the busy
+    handler for it: two processes opening a fresh database at once would get
+    "database is locked" at once, so the switch is retried until the busy timeout.
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    delay = 0.005
+    while True:
+        try:
+            mode = cursor.execute("PRAGMA journal_mode").fetchone()[0]
+            if str(mode).lower() in ("wal", "memory"):
+                return
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            if time.monotonic() >= deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.2)
+
+
 class Store:
     """The reviewed-call database. Thread-safe: each call takes its own connection."""
 
@@ -401,7 +429,7 @@ class Store:
             dbapi_conn.isolation_level = None
             cursor = dbapi_conn.cursor()
             cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-            cursor.execute("PRAGMA journal_mode = WAL")
+            _enable_wal(cursor)
             cursor.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: a killed process loses nothing committed
             cursor.execute("PRAGMA foreign_keys = ON")
             cursor.close()
