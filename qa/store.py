@@ -4,7 +4,8 @@ Nightly runs need to know which content was already reviewed (by SHA-256, so a
 renamed or moved file is not reviewed twice), must survive being killed at any
 moment (one transaction per call), and feed reports per agent, team and week.
 One SQLAlchemy Core schema serves SQLite (the default: ``callqa.db`` in the data
-dir) and PostgreSQL (when a URL is given). All of callqa's SQL lives here.
+dir) and PostgreSQL (when a URL is given). All of callqa's SQL lives here and
+in ``qa.schema`` (the tables and migrations); ``qa.db_engine`` connects.
 
 Migrations are named, ordered and recorded in ``schema_migrations``; opening a
 store applies the missing ones under a lock (SQLite ``BEGIN IMMEDIATE``, a
@@ -13,11 +14,8 @@ PostgreSQL advisory lock), so two processes may open a fresh database at once.
 
 from __future__ import annotations
 
-import json
 import os
-import sqlite3
-import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
@@ -25,13 +23,15 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.schema import CreateTable
 
+from .db_engine import normalise_url, postgres_engine, sqlite_engine
 from .errors import DuplicateContent, NotFound, SchemaTooNew, StoreError
 from .paths import data_dir as default_data_dir
+from .schema import (MIGRATIONS, V1_TABLES, calls, disputes_table, files, findings_table, item_scores,
+                     quarantine_table, runs, schema_migrations, scores, utterances)
 from .transcript_io import transcript_from_dict, transcript_to_dict
 from .types import CallMeta, Evidence, Finding, ItemScore, Scorecard, Transcript
 
@@ -44,9 +44,6 @@ __all__ = [
 DB_FILENAME = "callqa.db"
 #: Environment variable naming the database when ``Store.open`` gets no URL.
 ENV_DB_URL = "CALLQA_DB_URL"
-#: How long a SQLite writer waits for another writer before giving up (ms).
-#: Nightly runs and a reviewer's dispute may write at the same moment.
-SQLITE_BUSY_TIMEOUT_MS = 30_000
 #: Arbitrary constant key of the PostgreSQL advisory lock held while migrating.
 _PG_MIGRATION_LOCK = 0x63616C6C7161  # "callqa"
 #: Rows per ``IN (...)`` lookup: well under SQLite's and PostgreSQL's bind limits.
@@ -93,177 +90,6 @@ class RunRecord:
     summary: dict[str, Any]
 
 
-# ---------------------------------------------------------------- schema
-_JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
-_TS = sa.Text  # ISO 8601 text: identical on both back ends, sorts correctly when normalised
-
-metadata = sa.MetaData()
-
-schema_migrations = sa.Table(
-    "schema_migrations", metadata,
-    sa.Column("name", sa.Text, primary_key=True),
-    sa.Column("applied_at", _TS, nullable=False),
-)
-
-files = sa.Table(
-    "files", metadata,
-    sa.Column("path", sa.Text, primary_key=True),
-    sa.Column("size", sa.BigInteger, nullable=False),
-    sa.Column("mtime_ns", sa.BigInteger, nullable=False),
-    sa.Column("sha256", sa.String(64), nullable=False),
-    sa.Column("first_seen", _TS, nullable=False),
-    sa.Column("last_seen", _TS, nullable=False),
-)
-
-calls = sa.Table(
-    "calls", metadata,
-    sa.Column("call_id", sa.Text, primary_key=True),
-    sa.Column("sha256", sa.String(64), nullable=False, unique=True),
-    sa.Column("path", sa.Text, nullable=False),
-    sa.Column("agent_id", sa.Text),
-    sa.Column("team", sa.Text),
-    sa.Column("started_at", sa.Text),  # as the sidecar/manifest gave it
-    sa.Column("started_utc", sa.Text),  # normalised for range filters (see _time_key)
-    sa.Column("language", sa.Text),
-    sa.Column("duration", sa.Double),
-    sa.Column("reviewed_at", _TS, nullable=False),
-    sa.Column("transcript", _JSON, nullable=False),
-    sa.Column("status", sa.Text, nullable=False),
-)
-
-utterances = sa.Table(
-    "utterances", metadata,
-    sa.Column("call_id", sa.Text, sa.ForeignKey("calls.call_id", ondelete="CASCADE"), primary_key=True),
-    sa.Column("idx", sa.Integer, primary_key=True),
-    sa.Column("role", sa.Text, nullable=False),
-    sa.Column("start", sa.Double, nullable=False),
-    sa.Column("end", sa.Double, nullable=False),
-    sa.Column("text", sa.Text, nullable=False),
-    sa.Column("confidence", sa.Double),
-)
-
-findings_table = sa.Table(
-    "findings", metadata,
-    sa.Column("call_id", sa.Text, sa.ForeignKey("calls.call_id", ondelete="CASCADE"), primary_key=True),
-    sa.Column("idx", sa.Integer, primary_key=True),
-    sa.Column("course_id", sa.Text, nullable=False),
-    sa.Column("kind", sa.Text, nullable=False),
-    sa.Column("value", _JSON),
-    sa.Column("role", sa.Text, nullable=False),
-    sa.Column("start", sa.Double, nullable=False),
-    sa.Column("end", sa.Double, nullable=False),
-    sa.Column("text", sa.Text, nullable=False),
-    sa.Column("tagger", sa.Text, nullable=False),
-    sa.Column("detail", _JSON, nullable=False),
-)
-
-scores = sa.Table(
-    "scores", metadata,
-    sa.Column("score_id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("call_id", sa.Text, sa.ForeignKey("calls.call_id", ondelete="CASCADE"), nullable=False),
-    sa.Column("rubric_version", sa.Text, nullable=False),
-    sa.Column("scored_at", _TS, nullable=False),
-    sa.Column("language", sa.Text, nullable=False),
-    sa.Column("score", sa.Double, nullable=False),
-    sa.Column("peak_stage", sa.Text),
-    sa.Column("final_stage", sa.Text),
-    sa.Column("complaint_class", sa.Text),
-    sa.Column("warnings", _JSON, nullable=False),
-    sa.Column("summary", _JSON, nullable=False),
-    sa.Column("meta", _JSON),
-    sa.Column("is_current", sa.Boolean, nullable=False),
-    sa.UniqueConstraint("call_id", "rubric_version", name="uq_scores_call_rubric"),
-    sqlite_autoincrement=True,
-)
-
-item_scores = sa.Table(
-    "item_scores", metadata,
-    sa.Column("score_id", sa.Integer, sa.ForeignKey("scores.score_id", ondelete="CASCADE"), primary_key=True),
-    sa.Column("idx", sa.Integer, primary_key=True),
-    sa.Column("item_id", sa.Text, nullable=False),
-    sa.Column("status", sa.Text, nullable=False),
-    sa.Column("points", sa.Double, nullable=False),
-    sa.Column("max_points", sa.Double, nullable=False),
-    sa.Column("evidence", _JSON, nullable=False),
-    sa.Column("tip", sa.Text, nullable=False),
-    sa.Column("tip_en", sa.Text, nullable=False),
-    sa.Column("reason", sa.Text, nullable=False),
-    sa.Column("auto_fail", sa.Boolean, nullable=False),
-)
-
-disputes_table = sa.Table(
-    "disputes", metadata,
-    sa.Column("dispute_id", sa.Integer, primary_key=True, autoincrement=True),
-    # No cascade: a human's dispute outlives any re-save or re-score of the call.
-    sa.Column("call_id", sa.Text, sa.ForeignKey("calls.call_id"), nullable=False),
-    sa.Column("item_id", sa.Text, nullable=False),
-    sa.Column("status", sa.Text, nullable=False),
-    sa.Column("note", sa.Text, nullable=False),
-    sa.Column("reviewer", sa.Text, nullable=False),
-    sa.Column("created_at", _TS, nullable=False),
-    sqlite_autoincrement=True,
-)
-
-runs = sa.Table(
-    "runs", metadata,
-    sa.Column("run_id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("started_at", _TS, nullable=False),
-    sa.Column("finished_at", _TS),
-    sa.Column("archive", sa.Text, nullable=False),
-    sa.Column("counts", _JSON, nullable=False),
-    sa.Column("summary", _JSON, nullable=False),
-    sqlite_autoincrement=True,
-)
-
-quarantine_table = sa.Table(
-    "quarantine", metadata,
-    sa.Column("qkey", sa.Text, primary_key=True),  # the sha256, or "path:" + path when unhashable
-    sa.Column("sha256", sa.String(64)),
-    sa.Column("path", sa.Text, nullable=False),
-    sa.Column("reason", sa.Text, nullable=False),
-    sa.Column("error_class", sa.Text, nullable=False),
-    sa.Column("first_seen", _TS, nullable=False),
-    sa.Column("last_seen", _TS, nullable=False),
-    sa.Column("attempts", sa.Integer, nullable=False),
-    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.run_id", ondelete="SET NULL")),
-)
-
-# Created by migration 0002, not with the tables (CreateTable emits no indexes).
-_INDEXES = (
-    # At most one current score per call, enforced by the database itself.
-    sa.Index("uq_scores_one_current", scores.c.call_id, unique=True,
-             sqlite_where=scores.c.is_current == sa.true(),
-             postgresql_where=scores.c.is_current == sa.true()),
-    sa.Index("ix_calls_started_utc", calls.c.started_utc),
-    sa.Index("ix_calls_team_started", calls.c.team, calls.c.started_utc),
-    sa.Index("ix_calls_agent_started", calls.c.agent_id, calls.c.started_utc),
-    sa.Index("ix_disputes_call_item", disputes_table.c.call_id, disputes_table.c.item_id),
-    sa.Index("ix_quarantine_path", quarantine_table.c.path),
-)
-
-_V1_TABLES = (files, calls, utterances, findings_table, scores, item_scores, disputes_table, runs,
-             quarantine_table)
-
-
-def _m0001_core_tables(conn: Connection) -> None:
-    for table in _V1_TABLES:
-        conn.execute(CreateTable(table))
-
-
-def _m0002_indexes(conn: Connection) -> None:
-    for index in _INDEXES:
-        index.create(conn)
-
-
-#: Ordered, named migrations. Append only; never rename or edit an applied one
-#: (a later column change adds a migration here and updates the Table above;
-#: 0001 then needs a frozen copy of the tables as they were).
-MIGRATIONS: tuple[tuple[str, Callable[[Connection], None]], ...] = (
-    ("0001_core_tables", _m0001_core_tables),
-    ("0002_indexes", _m0002_indexes),
-)
-
-
 # ---------------------------------------------------------------- helpers
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="microseconds")
@@ -290,19 +116,6 @@ def _time_key(value: str | datetime | date | None) -> str | None:
     if moment.tzinfo is not None:
         moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
     return moment.isoformat(timespec="microseconds")
-
-
-def _json_default(obj: Any) -> Any:
-    """Let numpy scalars/arrays and paths through; refuse anything else by name."""
-    if isinstance(obj, Path):
-        return str(obj)
-    if hasattr(obj, "tolist") and callable(obj.tolist):  # numpy arrays and scalars
-        return obj.tolist()
-    raise TypeError(f"{type(obj).__name__} is not JSON-serialisable; store plain numbers, strings, lists and dicts")
-
-
-def _json_dumps(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, default=_json_default, allow_nan=False)
 
 
 def _check_sha(sha256: str) -> None:
@@ -333,46 +146,7 @@ def _evidence_to_list(evidence: list[Evidence]) -> list[dict[str, Any]]:
     return [{"role": e.role, "start": e.start, "end": e.end, "text": e.text} for e in evidence]
 
 
-def _normalise_url(url: str) -> str:
-    """Accept ``postgresql://`` and ``postgres://`` and pick the psycopg 3 driver for them."""
-    for prefix in ("postgresql://", "postgres://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
-    if url.startswith(("postgresql+psycopg://", "sqlite://")):
-        return url
-    raise StoreError(
-        f"unsupported database URL {url.split('://')[0]}://...; use postgresql://user@host/db "
-        f"or sqlite:///path/to/callqa.db (or no URL for the default SQLite file)"
-    )
-
-
 # ---------------------------------------------------------------- store
-def _enable_wal(cursor: Any) -> None:
-    """Switch the file to WAL once, waiting out other openers.
-
-    WAL is stored in the file, so a database already in WAL is left alone. The
-    switch itself needs the file to itself and SQLite does not run the busy
-    handler for it: two processes opening a fresh database at once would get
-    "database is locked" at once, so the switch is retried until the busy timeout.
-    """
-    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
-    delay = 0.005
-    while True:
-        try:
-            mode = cursor.execute("PRAGMA journal_mode").fetchone()[0]
-            if str(mode).lower() in ("wal", "memory"):
-                return
-            cursor.execute("PRAGMA journal_mode = WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) and "busy" not in str(exc):
-                raise
-            if time.monotonic() >= deadline:
-                raise
-        time.sleep(delay)
-        delay = min(delay * 2, 0.2)
-
-
 class Store:
     """The reviewed-call database. Thread-safe: each call takes its own connection."""
 
@@ -400,12 +174,8 @@ class Store:
                 raise StoreError(f"cannot create the data dir {directory} ({exc}); "
                                  f"set CALLQA_DATA_DIR to a writable directory") from exc
             url = f"sqlite:///{directory / DB_FILENAME}"
-        url = _normalise_url(url)
-        if url.startswith("sqlite"):
-            engine = cls._sqlite_engine(url)
-        else:
-            engine = sa.create_engine(url, json_serializer=_json_dumps, pool_pre_ping=True,
-                                      connect_args={"connect_timeout": 10})
+        url = normalise_url(url)
+        engine = sqlite_engine(url) if url.startswith("sqlite") else postgres_engine(url)
         store = cls(engine)
         try:
             store.migrate()
@@ -413,35 +183,6 @@ class Store:
             engine.dispose()
             raise
         return store
-
-    @staticmethod
-    def _sqlite_engine(url: str) -> Engine:
-        database = sa.engine.make_url(url).database
-        if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, json_serializer=_json_dumps,
-                                  connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
-
-        @event.listens_for(engine, "connect")
-        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-            # Take BEGIN away from the sqlite3 module so SQLAlchemy's "begin" hook
-            # below decides DEFERRED vs IMMEDIATE and DDL is transactional.
-            dbapi_conn.isolation_level = None
-            cursor = dbapi_conn.cursor()
-            cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-            _enable_wal(cursor)
-            cursor.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: a killed process loses nothing committed
-            cursor.execute("PRAGMA foreign_keys = ON")
-            cursor.close()
-
-        @event.listens_for(engine, "begin")
-        def _on_begin(conn: Connection) -> None:
-            # Writers take the write lock up front: a deferred transaction that
-            # later upgrades to write gets SQLITE_BUSY without waiting.
-            write = conn.get_execution_options().get("callqa_write", False)
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
-
-        return engine
 
     def close(self) -> None:
         self._engine.dispose()
@@ -507,7 +248,7 @@ class Store:
     def row_counts(self) -> dict[str, int]:
         """Rows per table, for health checks and tests."""
         with self._tx("counting rows") as conn:
-            return {t.name: conn.scalar(sa.select(sa.func.count()).select_from(t)) for t in _V1_TABLES}
+            return {t.name: conn.scalar(sa.select(sa.func.count()).select_from(t)) for t in V1_TABLES}
 
     # ------------------------------------------------------------ file index
     def known_file(self, path: str, size: int, mtime_ns: int) -> str | None:
