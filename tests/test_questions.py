@@ -140,7 +140,7 @@ def test_tfidf_rows_from_packed_grams_equal_the_vectorizers(trained):
     """The questions' n-gram rows are built from packed code points; they must be the vectorizer's own."""
     import numpy as np
 
-    from qa.questions import _CharWbIndex, _texts
+    from qa.questions.model import _CharWbIndex, _texts
 
     tfidf = dict(trained.pipeline.named_steps["features"].transformer_list)["ngrams"].named_steps["tfidf"]
     index = _CharWbIndex.for_vectorizer(tfidf)
