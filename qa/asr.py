@@ -43,6 +43,7 @@ class AsrSettings:
     search_seconds: float
     languages: tuple[str, ...]
     foreign_language_probability: float
+    relabel_probability: float | None = 0.90
     piece_seconds: float = 28.0
     hallucinations: tuple[str, ...] = field(default_factory=tuple)
 
@@ -142,9 +143,9 @@ def speech_of(audio: np.ndarray, spans: list[dict]) -> np.ndarray:
     return np.ascontiguousarray(np.concatenate([audio[s["start"]: s["end"]] for s in spans]))
 
 
-def detect_language(samples: list[np.ndarray], options: ModelOptions, settings: AsrSettings,
-                    map_fn=map) -> tuple[str, float]:
-    """The call's language among ``settings.languages``; refuse one the model is sure is another.
+def language_scores(samples: list[np.ndarray], options: ModelOptions, settings: AsrSettings,
+                    map_fn=map) -> dict[str, float]:
+    """How likely each of ``settings.languages`` is, relative to one another; refuse a call the model is sure is another.
 
     Each sample (up to one window of one side's speech; at least one, none
     empty) is judged on its own, side by side when ``map_fn`` is a pool's map,
@@ -162,14 +163,41 @@ def detect_language(samples: list[np.ndarray], options: ModelOptions, settings: 
         for lang, p in judged.items():
             probs[lang] = probs.get(lang, 0.0) + p * sample.size / total
     best_other, p_other = max(probs.items(), key=lambda kv: kv[1])
-    ours = max(settings.languages, key=lambda lang: probs.get(lang, 0.0))
     if best_other not in settings.languages and p_other >= settings.foreign_language_probability:
         raise UnsupportedLanguageError(
             f"the call sounds like language {best_other!r} (p={p_other:.2f}); callqa handles "
             f"{', '.join(settings.languages)}. If that is wrong, force one with --language."
         )
-    total = sum(probs.get(lang, 0.0) for lang in settings.languages) or 1.0
-    return ours, probs.get(ours, 0.0) / total
+    ours = sum(probs.get(lang, 0.0) for lang in settings.languages) or 1.0
+    return {lang: probs.get(lang, 0.0) / ours for lang in settings.languages}
+
+
+def detect_language(samples: list[np.ndarray], options: ModelOptions, settings: AsrSettings,
+                    map_fn=map) -> tuple[str, float]:
+    """The call's language among ``settings.languages`` and its relative probability (see ``language_scores``)."""
+    scores = language_scores(samples, options, settings, map_fn)
+    best = max(scores, key=scores.get)
+    return best, scores[best]
+
+
+def settle_language(scores: dict[str, float], labelled: str | None, relabel_probability: float | None
+                    ) -> tuple[str, float]:
+    """The language to transcribe in, from what was heard and what the call's metadata says.
+
+    Without a label, the language heard. With one, the label, unless the model
+    is at least ``relabel_probability`` sure the call is in another of our
+    languages (a Spanish call filed under Mandarin): a transcript in the wrong
+    language is gibberish, so the language heard wins and the scorecard says so.
+    The probability is 1.0 when label and model agree, else the model's.
+    """
+    heard = max(scores, key=scores.get)
+    if labelled is None:
+        return heard, scores[heard]
+    if heard == labelled:
+        return labelled, 1.0
+    if relabel_probability is not None and scores[heard] >= relabel_probability:
+        return heard, scores[heard]
+    return labelled, scores.get(labelled, 0.0)
 
 
 def _is_hallucination(text: str, settings: AsrSettings) -> bool:

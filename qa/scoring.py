@@ -145,6 +145,11 @@ def warnings_for(transcript: Transcript) -> list[str]:
         out.append(f"low speech-recognition confidence (mean word probability {statistics.fmean(words):.2f})")
     if transcript.duration < SHORT_CALL_SECONDS:
         out.append(f"very short call ({transcript.duration:.0f} s): little evidence either way")
+    labelled = transcript.meta.language if transcript.meta is not None else None
+    if labelled and labelled != transcript.language:
+        out.append(f"the call's metadata says its language is {labelled}, but it was transcribed and scored as "
+                   f"{transcript.language} (the language heard, p={transcript.language_probability:.2f}): "
+                   f"check how the call was filed")
     if transcript.language_probability < LOW_LANGUAGE_PROBABILITY:
         out.append(f"language detection was unsure ({transcript.language}, p={transcript.language_probability:.2f})")
     for role in ("agent", "customer"):

@@ -63,7 +63,10 @@ def _same_signal(samples: np.ndarray) -> bool:
 def transcribe(recording: Recording, options: TranscribeOptions | None = None, progress: Progress | None = None) -> Transcript:
     options = options or TranscribeOptions()
     settings = asr.default_settings().with_overrides(beam_size=options.beam_size, vad_filter=options.vad_filter)
-    language = _check_language(options.language) or _check_language(recording.meta.language)
+    language = _check_language(options.language)  # forced: never second-guessed
+    labelled = _check_language(recording.meta.language)
+    if language is None and labelled is not None and settings.relabel_probability is None:
+        language = labelled  # the settings trust labels without listening
     language_probability = 1.0
     stereo = recording.channels == 2
     notes: list[str] = []
@@ -89,7 +92,8 @@ def transcribe(recording: Recording, options: TranscribeOptions | None = None, p
                     side.pieces = asr.pack_spans(spans, settings.piece_seconds)
             heard = [speech for speech in (side.first_speech() for side in sides) if speech.size]
             if language is None and heard:
-                language, language_probability = asr.detect_language(heard, options.model, settings, map_fn=pool.map)
+                scores = asr.language_scores(heard, options.model, settings, map_fn=pool.map)
+                language, language_probability = asr.settle_language(scores, labelled, settings.relabel_probability)
             utterances += _decode_sides(sides, chunk.offset, language, options, settings, pool)
             decoded = chunk.offset + chunk.duration
             if progress:

@@ -66,6 +66,43 @@ def test_channel_map_in_a_sidecar_swaps_roles(data_dir, tmp_path, transcribe_fil
     assert "wizard" in " ".join(u.text for u in t.by_role("customer")).lower()
 
 
+def test_call_filed_under_the_wrong_language_is_transcribed_in_the_language_heard(data_dir, tmp_path):
+    audio = tmp_path / "filed-as-mandarin.flac"
+    shutil.copy(data_dir / "en/jfk.flac", audio)
+    (tmp_path / "filed-as-mandarin.flac.json").write_text(json.dumps({"language": "zh"}))
+    from qa.ingest import load_call
+    from qa.scoring import warnings_for
+
+    t = load_call(audio)
+    assert t.meta.language == "zh" and t.language == "en"
+    assert t.language_probability >= 0.9
+    assert "country" in " ".join(u.text for u in t.utterances).lower()
+    assert any("metadata says its language is zh" in w and "scored as en" in w for w in warnings_for(t))
+
+
+def test_language_forced_on_the_command_line_is_never_second_guessed(data_dir, tmp_path):
+    from qa.transcribe import TranscribeOptions, transcribe
+    from qa.types import CallMeta
+
+    t = transcribe(probe(data_dir / "en/jfk.flac", CallMeta(call_id="forced", language="zh")),
+                   TranscribeOptions(language="es"))
+    assert t.language == "es" and t.language_probability == 1.0
+
+
+@pytest.mark.parametrize("scores,label,expected", [
+    ({"zh": 0.2, "es": 0.7, "en": 0.1}, None, ("es", 0.7)),  # no label: the language heard
+    ({"zh": 0.97, "es": 0.02, "en": 0.01}, "zh", ("zh", 1.0)),  # label and model agree
+    ({"zh": 0.01, "es": 0.98, "en": 0.01}, "zh", ("es", 0.98)),  # the model is sure of another: relabelled
+    ({"zh": 0.35, "es": 0.60, "en": 0.05}, "zh", ("zh", 0.35)),  # not sure enough: the label stays, unsure
+])
+def test_the_language_heard_overrules_a_label_only_when_the_model_is_sure(scores, label, expected):
+    from qa.asr import settle_language
+
+    assert settle_language(scores, label, 0.90) == expected
+    assert settle_language(scores, label, None) == (expected if label is None or expected[0] == label
+                                                    else (label, scores[label]))
+
+
 def test_word_timings_are_monotonic_and_inside_their_utterance(data_dir, transcribe_file):
     for clip in ("en/jfk.flac", "zh/funasr_hotline_zh.wav", "en/stereo_diarization.wav"):
         t = transcribe_file(data_dir / clip)
