@@ -19,6 +19,7 @@ from .records import (NONE_LABEL, STAGES, CallFacts, CallRow, CoachingReport, Co
                       ItemReport, Scope, StageDistribution, WeakItem, Week, tally)
 from .settings import CoachingError, CoachingSettings
 
+
 def call_day(started_at: str | None) -> date | None:
     """The calendar day written in a start time (local to the call, any UTC offset ignored)."""
     if not started_at:
@@ -27,17 +28,6 @@ def call_day(started_at: str | None) -> date | None:
         return datetime.fromisoformat(str(started_at).strip()).date()
     except ValueError:
         return None
-
-
-def _as_date(value: date | str, name: str) -> date:
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value).strip())
-    except ValueError as exc:
-        raise CoachingError(f"{name}={value!r} is not a date; give it as YYYY-MM-DD (e.g. 2024-05-06)") from exc
 
 
 def calls_from_rows(rows: Iterable[Mapping[str, Any]]) -> list[CallRow]:

@@ -7,6 +7,7 @@ from typing import Any
 
 from .records import CoachingReport, Counts
 
+
 def _rate(value: float | None) -> str:
     return "" if value is None else f"{value:.4f}"
 
