@@ -110,7 +110,6 @@ def transcribe(
         raise typer.Exit(1)
 
 
-
 RubricOpt = Annotated[Optional[Path], typer.Option("--rubric", help="rubric YAML [default: rubrics/default.yaml]")]
 ThresholdsOpt = Annotated[Optional[Path], typer.Option("--thresholds", help="YAML overriding qa/data/thresholds.yaml")]
 StoreOpt = Annotated[Optional[str], typer.Option("--store", help="store URL (postgresql://...) [default: SQLite in the data dir]")]

@@ -94,6 +94,9 @@ def transcribe(recording: Recording, options: TranscribeOptions | None = None, p
             if language is None and heard:
                 scores = asr.language_scores(heard, options.model, settings, map_fn=pool.map)
                 language, language_probability = asr.settle_language(scores, labelled, settings.relabel_probability)
+                if labelled is not None and language != labelled:
+                    notes.append(f"the metadata says {labelled}, but the call was heard as {language} "
+                                 f"(p={language_probability:.2f}) and transcribed as {language}")
             utterances += _decode_sides(sides, chunk.offset, language, options, settings, pool)
             decoded = chunk.offset + chunk.duration
             if progress:

@@ -78,6 +78,7 @@ def test_call_filed_under_the_wrong_language_is_transcribed_in_the_language_hear
     assert t.language_probability >= 0.9
     assert "country" in " ".join(u.text for u in t.utterances).lower()
     assert any("metadata says its language is zh" in w and "scored as en" in w for w in warnings_for(t))
+    assert any("heard as en" in note for note in t.roles.notes)
 
 
 def test_language_forced_on_the_command_line_is_never_second_guessed(data_dir, tmp_path):
