@@ -143,9 +143,8 @@ def speech_of(audio: np.ndarray, spans: list[dict]) -> np.ndarray:
     return np.ascontiguousarray(np.concatenate([audio[s["start"]: s["end"]] for s in spans]))
 
 
-def language_scores(samples: list[np.ndarray], options: ModelOptions, settings: AsrSettings,
-                    map_fn=map) -> dict[str, float]:
-    """How likely each of ``settings.languages`` is, relative to one another; refuse a call the model is sure is another.
+def language_probabilities(samples: list[np.ndarray], options: ModelOptions, map_fn=map) -> dict[str, float]:
+    """The model's probability of every language it knows, for the speech in ``samples``.
 
     Each sample (up to one window of one side's speech; at least one, none
     empty) is judged on its own, side by side when ``map_fn`` is a pool's map,
@@ -162,42 +161,42 @@ def language_scores(samples: list[np.ndarray], options: ModelOptions, settings: 
     for sample, judged in zip(samples, map_fn(judge, samples)):
         for lang, p in judged.items():
             probs[lang] = probs.get(lang, 0.0) + p * sample.size / total
+    return probs
+
+
+def settle_language(probs: dict[str, float], labelled: str | None, settings: AsrSettings) -> tuple[str, float]:
+    """The language to transcribe in, and its probability relative to our languages.
+
+    A call the model is at least ``foreign_language_probability`` sure is in a
+    language callqa does not handle is refused, labelled or not: its transcript
+    would be gibberish. Without a label, the most likely of ours. With one,
+    the label, unless the model is at least ``relabel_probability`` sure the
+    call is in another of ours (a Spanish call filed under Mandarin): then the
+    language heard, and the transcript and scorecard say so. The probability
+    is 1.0 when label and model agree.
+    """
     best_other, p_other = max(probs.items(), key=lambda kv: kv[1])
     if best_other not in settings.languages and p_other >= settings.foreign_language_probability:
+        filed = f" (its metadata says {labelled})" if labelled else ""
         raise UnsupportedLanguageError(
-            f"the call sounds like language {best_other!r} (p={p_other:.2f}); callqa handles "
+            f"the call sounds like language {best_other!r} (p={p_other:.2f}){filed}; callqa handles "
             f"{', '.join(settings.languages)}. If that is wrong, force one with --language."
         )
     ours = sum(probs.get(lang, 0.0) for lang in settings.languages) or 1.0
-    return {lang: probs.get(lang, 0.0) / ours for lang in settings.languages}
+    heard = max(settings.languages, key=lambda lang: probs.get(lang, 0.0))
+    if labelled is None:
+        return heard, probs.get(heard, 0.0) / ours
+    if heard == labelled:
+        return labelled, 1.0
+    if settings.relabel_probability is not None and probs.get(heard, 0.0) >= settings.relabel_probability:
+        return heard, probs.get(heard, 0.0) / ours
+    return labelled, probs.get(labelled, 0.0) / ours
 
 
 def detect_language(samples: list[np.ndarray], options: ModelOptions, settings: AsrSettings,
                     map_fn=map) -> tuple[str, float]:
-    """The call's language among ``settings.languages`` and its relative probability (see ``language_scores``)."""
-    scores = language_scores(samples, options, settings, map_fn)
-    best = max(scores, key=scores.get)
-    return best, scores[best]
-
-
-def settle_language(scores: dict[str, float], labelled: str | None, relabel_probability: float | None
-                    ) -> tuple[str, float]:
-    """The language to transcribe in, from what was heard and what the call's metadata says.
-
-    Without a label, the language heard. With one, the label, unless the model
-    is at least ``relabel_probability`` sure the call is in another of our
-    languages (a Spanish call filed under Mandarin): a transcript in the wrong
-    language is gibberish, so the language heard wins and the scorecard says so.
-    The probability is 1.0 when label and model agree, else the model's.
-    """
-    heard = max(scores, key=scores.get)
-    if labelled is None:
-        return heard, scores[heard]
-    if heard == labelled:
-        return labelled, 1.0
-    if relabel_probability is not None and scores[heard] >= relabel_probability:
-        return heard, scores[heard]
-    return labelled, scores.get(labelled, 0.0)
+    """The call's language among ``settings.languages``; refuse one the model is sure is another."""
+    return settle_language(language_probabilities(samples, options, map_fn), None, settings)
 
 
 def _is_hallucination(text: str, settings: AsrSettings) -> bool:

@@ -92,8 +92,8 @@ def transcribe(recording: Recording, options: TranscribeOptions | None = None, p
                     side.pieces = asr.pack_spans(spans, settings.piece_seconds)
             heard = [speech for speech in (side.first_speech() for side in sides) if speech.size]
             if language is None and heard:
-                scores = asr.language_scores(heard, options.model, settings, map_fn=pool.map)
-                language, language_probability = asr.settle_language(scores, labelled, settings.relabel_probability)
+                probs = asr.language_probabilities(heard, options.model, map_fn=pool.map)
+                language, language_probability = asr.settle_language(probs, labelled, settings)
                 if labelled is not None and language != labelled:
                     notes.append(f"the metadata says {labelled}, but the call was heard as {language} "
                                  f"(p={language_probability:.2f}) and transcribed as {language}")

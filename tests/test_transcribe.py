@@ -81,6 +81,20 @@ def test_call_filed_under_the_wrong_language_is_transcribed_in_the_language_hear
     assert any("heard as en" in note for note in t.roles.notes)
 
 
+@pytest.mark.parametrize("label", [None, "zh"])
+def test_a_german_call_is_refused_with_the_language_heard(data_dir, tmp_path, label):
+    from qa.errors import UnsupportedLanguageError
+    from qa.ingest import load_call
+
+    audio = tmp_path / "german.flac"
+    shutil.copy(data_dir / "de/espeak_de_service_call.flac", audio)
+    if label:
+        (tmp_path / "german.flac.json").write_text(json.dumps({"language": label}))
+    with pytest.raises(UnsupportedLanguageError, match="sounds like language 'de'") as refused:
+        load_call(audio)
+    assert ("its metadata says zh" in str(refused.value)) == (label == "zh")
+
+
 def test_language_forced_on_the_command_line_is_never_second_guessed(data_dir, tmp_path):
     from qa.transcribe import TranscribeOptions, transcribe
     from qa.types import CallMeta
@@ -90,18 +104,35 @@ def test_language_forced_on_the_command_line_is_never_second_guessed(data_dir, t
     assert t.language == "es" and t.language_probability == 1.0
 
 
-@pytest.mark.parametrize("scores,label,expected", [
+@pytest.mark.parametrize("probs,label,expected", [
     ({"zh": 0.2, "es": 0.7, "en": 0.1}, None, ("es", 0.7)),  # no label: the language heard
     ({"zh": 0.97, "es": 0.02, "en": 0.01}, "zh", ("zh", 1.0)),  # label and model agree
     ({"zh": 0.01, "es": 0.98, "en": 0.01}, "zh", ("es", 0.98)),  # the model is sure of another: relabelled
     ({"zh": 0.35, "es": 0.60, "en": 0.05}, "zh", ("zh", 0.35)),  # not sure enough: the label stays, unsure
+    # a foreign language leads but not surely: English is the likeliest of ours only relative to the others
+    ({"de": 0.60, "en": 0.36, "zh": 0.04}, "zh", ("zh", 0.1)),
 ])
-def test_the_language_heard_overrules_a_label_only_when_the_model_is_sure(scores, label, expected):
-    from qa.asr import settle_language
+def test_the_language_heard_overrules_a_label_only_when_the_model_is_sure(probs, label, expected):
+    import dataclasses
 
-    assert settle_language(scores, label, 0.90) == expected
-    assert settle_language(scores, label, None) == (expected if label is None or expected[0] == label
-                                                    else (label, scores[label]))
+    from qa.asr import default_settings, settle_language
+
+    settings = default_settings()
+    language, p = settle_language(probs, label, settings)
+    assert (language, round(p, 6)) == expected
+    trusting = dataclasses.replace(settings, relabel_probability=None)
+    assert settle_language(probs, label, trusting)[0] == (expected[0] if label is None else label)
+
+
+def test_a_call_surely_in_another_language_is_refused_labelled_or_not():
+    from qa.asr import default_settings, settle_language
+    from qa.errors import UnsupportedLanguageError
+
+    probs = {"de": 0.91, "en": 0.06, "zh": 0.03}
+    with pytest.raises(UnsupportedLanguageError, match="sounds like language 'de'"):
+        settle_language(probs, None, default_settings())
+    with pytest.raises(UnsupportedLanguageError, match="its metadata says zh"):
+        settle_language(probs, "zh", default_settings())
 
 
 def test_word_timings_are_monotonic_and_inside_their_utterance(data_dir, transcribe_file):
