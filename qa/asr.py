@@ -193,12 +193,6 @@ def settle_language(probs: dict[str, float], labelled: str | None, settings: Asr
     return labelled, probs.get(labelled, 0.0) / ours
 
 
-def detect_language(samples: list[np.ndarray], options: ModelOptions, settings: AsrSettings,
-                    map_fn=map) -> tuple[str, float]:
-    """The call's language among ``settings.languages``; refuse one the model is sure is another."""
-    return settle_language(language_probabilities(samples, options, map_fn), None, settings)
-
-
 def _is_hallucination(text: str, settings: AsrSettings) -> bool:
     flat = _STRIP.sub("", text.lower())
     return bool(flat) and any(h in flat for h in settings.hallucinations)
