@@ -100,6 +100,10 @@ class Segmenter:
         return iter(self.words(sentence))
 
     def words(self, sentence: str) -> list[str]:
+        forced = len(self._finalseg.Force_Split_Words)
+        if forced != self._forced:  # someone changed jieba's forced splits: what we remember may be stale
+            self.clear_memo()
+            self._forced = forced
         out: list[str] = []
         han, skip, memo = self._han, self._skip, self._block_memo
         for block in han.split(sentence):
@@ -195,10 +199,6 @@ class Segmenter:
             out.extend(self._hmm(buf))
 
     def _hmm(self, buf: str) -> tuple[str, ...]:
-        forced = len(self._finalseg.Force_Split_Words)
-        if forced != self._forced:  # someone changed jieba's forced splits: what we remember may be stale
-            self.clear_memo()
-            self._forced = forced
         words = self._hmm_memo.get(buf)
         if words is None:
             if len(self._hmm_memo) >= self._MEMO_SIZE:

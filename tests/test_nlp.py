@@ -79,7 +79,7 @@ def test_empty_text_has_no_matches():
 
 
 def test_fast_segmenter_cuts_exactly_like_jieba():
-    """qa.nlp redoes jieba's accurate+HMM cut for speed (jieba-rs, and a Python walk); both give jieba's words."""
+    """qa.segment redoes jieba's accurate+HMM cut for speed (jieba-rs, and a Python walk); both give jieba's words."""
     import json
     from pathlib import Path
 
@@ -106,6 +106,21 @@ def test_fast_segmenter_cuts_exactly_like_jieba():
         expected = list(seg.tokenizer.cut(text))
         assert seg.words(text) == expected, json.dumps(text, ensure_ascii=False)
         assert python_only.words(text) == expected, json.dumps(text, ensure_ascii=False)
+
+
+def test_forced_split_added_after_a_text_was_cut_is_honoured():
+    """jieba's forced splits are global; a cut remembered from before one was added must not be served again."""
+    from jieba import finalseg
+
+    seg = get_nlp("zh").tokenizer.jieba_seg
+    text = "我叫李小福是创新办主任"
+    assert "李小福" in seg.words(text)  # joined by the HMM, and now remembered
+    finalseg.add_force_split("李小福")
+    try:
+        assert seg.words(text) == list(seg.tokenizer.cut(text)) == ["我", "叫", "李", "小", "福", "是", "创新", "办", "主任"]
+    finally:
+        finalseg.Force_Split_Words.discard("李小福")
+    assert "李小福" in seg.words(text)
 
 
 def test_threads_asking_at_once_build_the_matcher_once(tmp_path):
