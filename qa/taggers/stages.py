@@ -111,10 +111,11 @@ def complaint_class(ctx: TagContext, peak: int) -> tuple[str, dict]:
         return "escalated", reasons
     if peak >= th["major_stage"]:
         return "major", reasons
-    harm = [m.text for i, u in enumerate(ctx.utterances) if u.role == "customer" for m in ctx.kinds(i, "harm")]
-    if harm and th.get("major_on_harm", True):
-        reasons["harm"] = harm
-        return "major", reasons
+    if th["major_on_harm"]:
+        harm = [m.text for i, u in enumerate(ctx.utterances) if u.role == "customer" for m in ctx.kinds(i, "harm")]
+        if harm:
+            reasons["harm"] = harm
+            return "major", reasons
     if moved >= th["difficult_transfers"]:
         return "difficult", reasons
     if peak > 0:
