@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ..errors import CallqaError, ConfigError
 from ..overrides import with_override
 from ..paths import DATA_FILES
+from ..rubric import Texts
 
 SETTINGS_FILE = DATA_FILES / "coaching.yaml"
 
@@ -57,15 +58,6 @@ class _Links(_Strict):
     scorecard_base: str
 
 
-class _Texts(_Strict):
-    zh: str
-    en: str
-    es: str
-
-    def get(self, language: str) -> str:
-        return getattr(self, language, self.en)
-
-
 class _Bands(_Strict):
     good: float = Field(ge=0, le=1)
     poor: float = Field(ge=0, le=1)
@@ -84,7 +76,7 @@ class CoachingSettings(_Strict):
     trend: _Trend
     examples: _Examples
     links: _Links
-    stages: dict[str, _Texts]
+    stages: dict[str, Texts]  # a label per language, as the rubric's titles
     bands: _Bands
     plots: _Plots
 
