@@ -109,12 +109,13 @@ def test_migrations_apply_once_and_reapply_as_noops(db_url: str):
         assert again.applied_migrations() == MIGRATION_NAMES
 
 
-def test_two_processes_opening_a_fresh_database_migrate_it_once(db_url: str):
-    def open_and_close() -> list[str]:
-        with Store.open(db_url) as s:
-            return s.applied_migrations()
+def _open_and_list_migrations(url: str) -> list[str]:
+    with Store.open(url) as s:
+        return s.applied_migrations()
 
-    applied, errors = run_together(open_and_close, 4)
+
+def test_two_processes_opening_a_fresh_database_migrate_it_once(db_url: str):
+    applied, errors = run_together(lambda: _open_and_list_migrations(db_url), 4)
     assert errors == []
     assert applied == [MIGRATION_NAMES] * 4
 
@@ -124,12 +125,7 @@ def test_fresh_sqlite_files_opened_by_four_at_once_all_switch_to_wal(tmp_path: P
     # fresh file in forty failed with "database is locked" for one opener.
     for i in range(40):
         db = tmp_path / f"race{i}.db"
-
-        def open_and_close(db: Path = db) -> list[str]:
-            with Store.open(f"sqlite:///{db}") as s:
-                return s.applied_migrations()
-
-        applied, errors = run_together(open_and_close, 4)
+        applied, errors = run_together(lambda: _open_and_list_migrations(f"sqlite:///{db}"), 4)
         assert errors == []
         assert applied == [MIGRATION_NAMES] * 4
         with sqlite3.connect(db) as conn:
