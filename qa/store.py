@@ -14,6 +14,7 @@ PostgreSQL advisory lock), so two processes may open a fresh database at once.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -28,16 +29,17 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.schema import CreateTable
 
 from .db_engine import normalise_url, postgres_engine, sqlite_engine
-from .errors import DuplicateContent, NotFound, SchemaTooNew, StoreError
+from .errors import CallIdTaken, DuplicateContent, NotFound, SchemaTooNew, StoreError, StoreUnavailable, StoreUrlError
 from .paths import data_dir as default_data_dir
-from .schema import (MIGRATIONS, V1_TABLES, calls, disputes_table, files, findings_table, item_scores,
+from .schema import (MIGRATIONS, V1_TABLES, call_acoustics, calls, disputes_table, files, findings_table, item_scores,
                      quarantine_table, runs, schema_migrations, scores, utterances)
 from .transcript_io import transcript_from_dict, transcript_to_dict
 from .types import CallMeta, Evidence, Finding, ItemScore, Scorecard, Transcript
 
 __all__ = [
     "DB_FILENAME", "ENV_DB_URL", "MIGRATIONS",
-    "Store", "StoreError", "NotFound", "DuplicateContent", "SchemaTooNew",
+    "Store", "StoreError", "NotFound", "DuplicateContent", "SchemaTooNew", "CallIdTaken", "StoreUnavailable",
+    "StoreUrlError",
     "Dispute", "QuarantineEntry", "RunRecord",
 ]
 
@@ -118,6 +120,10 @@ def _time_key(value: str | datetime | date | None) -> str | None:
     return moment.isoformat(timespec="microseconds")
 
 
+def _one_line(exc: object) -> str:
+    return " ".join(str(exc).split())
+
+
 def _check_sha(sha256: str) -> None:
     if not (isinstance(sha256, str) and len(sha256) == 64 and all(c in "0123456789abcdef" for c in sha256)):
         raise StoreError(f"sha256 must be 64 lower-case hex digits (hashlib.sha256(...).hexdigest()), got {sha256!r}")
@@ -175,7 +181,11 @@ class Store:
                                  f"set CALLQA_DATA_DIR to a writable directory") from exc
             url = f"sqlite:///{directory / DB_FILENAME}"
         url = normalise_url(url)
-        engine = sqlite_engine(url) if url.startswith("sqlite") else postgres_engine(url)
+        try:
+            engine = sqlite_engine(url) if url.startswith("sqlite") else postgres_engine(url)
+        except (sa.exc.ArgumentError, ValueError) as exc:
+            raise StoreUrlError(f"cannot use the store URL: {exc}; write postgresql://user@host:5432/db or "
+                                f"sqlite:///path/to/callqa.db") from exc
         store = cls(engine)
         try:
             store.migrate()
@@ -205,14 +215,14 @@ class Store:
         except StoreError:
             raise
         except sa.exc.OperationalError as exc:
-            raise StoreError(
-                f"{what} failed: {exc.orig}. Check that the database at {self.url} is reachable "
+            raise StoreUnavailable(
+                f"{what} failed: {_one_line(exc.orig)}. Check that the database at {self.url} is reachable "
                 f"and writable (for SQLite: no other program holds a long write lock)"
             ) from exc
         except (sa.exc.SQLAlchemyError, TypeError, ValueError) as exc:
             # TypeError/ValueError: a value the driver could not encode (psycopg raises them unwrapped).
             cause = getattr(exc, "orig", None) or exc
-            raise StoreError(f"{what} failed and was rolled back, nothing was written: {cause}") from exc
+            raise StoreError(f"{what} failed and was rolled back, nothing was written: {_one_line(cause)}") from exc
 
     def _insert(self, table: sa.Table) -> Any:
         return (postgresql.insert if self._pg else sqlite.insert)(table)
@@ -293,13 +303,18 @@ class Store:
 
     # ------------------------------------------------------------ reviews
     def save_review(self, transcript: Transcript, findings: list[Finding], scorecard: Scorecard,
-                    sha256: str, path: str) -> None:
+                    sha256: str, path: str, acoustics: list[Any] | None = None) -> None:
         """Store a whole review in one transaction: the call, utterances, findings and score.
 
         Idempotent by call: saving again replaces utterances and findings, and the
         score of the same rubric version (other versions are kept, the new one is
         current). A changed recording (same call id, new SHA-256) replaces the old
         content. Disputes are never touched; a quarantine entry for the hash is cleared.
+
+        The call-id guard: when another file that still exists is stored under
+        this call id with other content, the save is refused (``CallIdTaken``,
+        naming both files), so the old call and its disputes stay as they were.
+        ``acoustics`` (per-utterance loudness and pitch) are kept with the call.
         """
         _check_sha(sha256)
         call_id = transcript.call_id
@@ -329,6 +344,12 @@ class Store:
             for i, f in enumerate(findings)
         ]
         with self._tx(f"saving the review of call {call_id!r}", write=True) as conn:
+            held = conn.execute(sa.select(calls.c.path, calls.c.sha256).where(calls.c.call_id == call_id)).first()
+            if held is not None and held.sha256 != sha256 and held.path != str(path) and os.path.exists(held.path):
+                raise CallIdTaken(
+                    f"call id {call_id!r} of {path} is already stored for another file, {held.path}; the stored call "
+                    f"and its disputes are kept. Give one of them its own call_id (a sidecar "
+                    f"{Path(path).name}.json with {{\"call_id\": ...}}, a manifest.csv row, or a '# call_id:' line)")
             owner = conn.scalar(sa.select(calls.c.call_id).where(calls.c.sha256 == sha256))
             if owner is not None and owner != call_id:
                 raise DuplicateContent(
@@ -346,7 +367,22 @@ class Store:
             if finding_rows:
                 conn.execute(findings_table.insert(), finding_rows)
             self._write_score(conn, scorecard, now)
+            conn.execute(sa.delete(call_acoustics).where(call_acoustics.c.call_id == call_id))
+            if acoustics is not None:
+                conn.execute(call_acoustics.insert().values(call_id=call_id, utterances=[
+                    dataclasses.asdict(a) if dataclasses.is_dataclass(a) else dict(a) for a in acoustics]))
             conn.execute(sa.delete(quarantine_table).where(quarantine_table.c.sha256 == sha256))
+
+    def load_acoustics(self, call_id: str) -> list[dict[str, Any]] | None:
+        """Per-utterance loudness and pitch stored with the call (None for transcripts and older calls)."""
+        with self._tx(f"loading the acoustics of {call_id!r}") as conn:
+            self._require_call(conn, call_id)
+            return conn.scalar(sa.select(call_acoustics.c.utterances).where(call_acoustics.c.call_id == call_id))
+
+    def call_path(self, call_id: str) -> str | None:
+        """The file a stored call was reviewed from (None if the call is not stored)."""
+        with self._tx(f"looking up call {call_id!r}") as conn:
+            return conn.scalar(sa.select(calls.c.path).where(calls.c.call_id == call_id))
 
     def save_scorecard(self, scorecard: Scorecard) -> None:
         """Re-score a stored call (e.g. after a rubric change) without touching its transcript."""
