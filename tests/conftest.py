@@ -31,8 +31,8 @@ def references() -> dict[str, tuple[str, str]]:
 @pytest.fixture(scope="session")
 def transcribe_file():
     """Transcribe a file once per session with the real embedded model (memoised)."""
-    from qa.audio import probe
-    from qa.transcribe import TranscribeOptions, transcribe
+    from qa.speech.audio import probe
+    from qa.speech.transcribe import TranscribeOptions, transcribe
 
     cache = {}
 
@@ -43,3 +43,14 @@ def transcribe_file():
         return cache[key]
 
     return run
+
+
+#: Fixtures that run the speech model: a test using one is slow whatever else it does.
+MODEL_FIXTURES = {"transcribe_file"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """``slow`` on every test that asks for a model fixture, so ``-m "not slow"`` never loads the model."""
+    for item in items:
+        if MODEL_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
