@@ -420,7 +420,8 @@ def test_version_and_defaults_in_help() -> None:
     for command, default in (("review", "rubrics/default.yaml"), ("score", "$CALLQA_DB_URL"),
                              ("nightly", "qa/data/nightly.yaml"), ("transcribe", "embedded Whisper base"),
                              ("coaching", "callqa-coaching")):
-        text = " ".join(runner.invoke(app, [command, "--help"], terminal_width=200).output.split())
+        shown = runner.invoke(app, [command, "--help"], env={"COLUMNS": "240"}).output
+        text = " ".join(re.sub(r"[│╭╮╰╯─]", " ", shown).split())
         assert "[default:" in text and default in text, (command, text)
 
 
