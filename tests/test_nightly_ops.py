@@ -442,3 +442,22 @@ def test_folders_are_accepted_where_files_are(tmp_path) -> None:
     empty.mkdir()
     nothing = runner.invoke(app, ["score", str(empty), "--no-store"])
     assert "no recordings or transcripts in this folder" in nothing.output
+
+
+# ---------------------------------------------------------------- #t= in a real browser
+def test_scorecard_page_opens_at_the_second_in_its_link(tmp_path) -> None:
+    from tests.test_render import _chromium
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        pytest.skip("chromium is not installed (apt-get install -y chromium)")
+    call = _write(tmp_path / "seek.txt", timed_text("seek", "en", 1))
+    out = tmp_path / "out"
+    assert runner.invoke(app, ["review", str(call), "--out", str(out), "--no-store"]).exit_code == 0
+    page = (out / "seek.html").as_uri()
+    dom = _chromium(browser, tmp_path / "profile", "--dump-dom", page + "#t=15").stdout
+    assert re.search(r'<body[^>]*data-opened-at="15"', dom), dom[-2000:]
+    now = re.findall(r'<div class="utt [a-z]+ now" id="u-(\d+)" data-t="([\d.]+)"', dom)
+    assert now == [("3", "15.0")]  # the utterance said at 0:15 is the one highlighted
+    plain = _chromium(browser, tmp_path / "profile2", "--dump-dom", page).stdout
+    assert 'data-ready="1"' in plain and "data-opened-at" not in plain and " now\"" not in plain
