@@ -31,8 +31,8 @@ def references() -> dict[str, tuple[str, str]]:
 @pytest.fixture(scope="session")
 def transcribe_file():
     """Transcribe a file once per session with the real embedded model (memoised)."""
-    from qa.audio import probe
-    from qa.transcribe import TranscribeOptions, transcribe
+    from qa.speech.audio import probe
+    from qa.speech.transcribe import TranscribeOptions, transcribe
 
     cache = {}
 
