@@ -21,7 +21,14 @@ from qa.errors import CallIdError
 from qa.pipeline import nightly
 from qa.pipeline.archive import load_settings, scan
 from qa.pipeline.ingest import load_call
-from qa.privacy.callid import MAX_ID_BYTES, check_call_id, is_safe, mask_text, output_path, settle_call_id
+from qa.privacy.callid import (
+    MAX_ID_BYTES,
+    check_call_id,
+    is_safe,
+    mask_text,
+    output_path,
+    settle_call_id,
+)
 from qa.store.database import Store
 from tests.test_nightly import backdate, timed_text
 

@@ -212,7 +212,8 @@ def review_job(store: Store, job: Job, options: ReviewOptions | None = None, run
         transcript, card = kept.review.transcript, kept.review.scorecard
         outcome.call_id = transcript.call_id
         outcome.sha256 = transcript.source.get("sha256") or job.sha256  # audio is hashed again while probed
-        outcome.audio_seconds = float(transcript.duration or 0.0)
+        # Text imports have a duration but no audio: they do not count as audio hours.
+        outcome.audio_seconds = float(transcript.duration or 0.0) if kept.review.audio_path is not None else 0.0
         outcome.score = card.score
         outcome.items = {i.id: i.status for i in card.items}
         outcome.stages = dict(kept.review.timings)
