@@ -23,19 +23,13 @@ from typing import Literal, Protocol
 import yaml
 
 from .audio import file_sha256
-from .errors import CallqaError, ConfigError
+from .errors import ArchiveError, ConfigError  # noqa: F401 (ArchiveError re-exported)
 from .paths import DATA_FILES
 
 Kind = Literal["audio", "transcript"]
 SETTINGS_FILE = DATA_FILES / "archive.yaml"
 #: Rows handed to the store per batch when remembering hashes.
 _REMEMBER_BATCH = 500
-
-
-class ArchiveError(CallqaError):
-    """The archive folder cannot be scanned."""
-
-    code = "E600"
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,12 @@ class DiarizeInputError(AudioError):
     code = "E106"
 
 
+class AudioTooLongError(AudioError):
+    """The recording is longer than ``calls.max_duration`` in qa/data/limits.yaml."""
+
+    code = "E107"
+
+
 class UnsupportedLanguageError(CallqaError):
     code = "E110"
 
@@ -94,6 +100,18 @@ class QuestionDataError(ConfigError):
     code = "E412"
 
 
+class AcousticsAlignmentError(CallqaError):
+    """The acoustic measurements do not line up with the transcript's utterances."""
+
+    code = "E430"
+
+
+class CoachingConfigError(ConfigError):
+    """``coaching.yaml`` (or an override of it) is malformed."""
+
+    code = "E440"
+
+
 class RubricError(ConfigError):
     """A rubric file is malformed; the message names the item and line."""
 
@@ -122,3 +140,57 @@ class SchemaTooNew(StoreError):
     """The database was migrated by a newer callqa than this one."""
 
     code = "E503"
+
+
+class ArchiveError(CallqaError):
+    """The archive folder cannot be scanned."""
+
+    code = "E600"
+
+
+class TransientFailure(CallqaError):
+    """A failure that may pass if the same call is tried again in a moment."""
+
+    code = "E610"
+
+
+class CoachingError(CallqaError):
+    """A coaching report cannot be built as asked; the message says what to change.
+
+    Was E600 (the archive's code too) before the codes were gathered here.
+    """
+
+    code = "E700"
+
+
+# input limits and settings
+class InputLimitError(TranscriptFormatError):
+    """A transcript exceeds a limit of qa/data/limits.yaml (size, line, utterances, times, depth).
+
+    A subclass of ``TranscriptFormatError`` so the nightly run quarantines the file.
+    """
+
+    code = "E320"
+
+
+class FindingsLimitError(InputLimitError):
+    """One call produced more findings than ``calls.max_findings``: the transcript is not a call."""
+
+    code = "E321"
+
+
+class MetadataLimitError(MetadataError):
+    """A sidecar or manifest exceeds a limit of qa/data/limits.yaml (size, field length, depth)."""
+
+    code = "E311"
+
+
+def all_error_classes() -> list[type[CallqaError]]:
+    """Every error class of callqa (for the test that codes are unique)."""
+    seen: list[type[CallqaError]] = []
+    todo = [CallqaError]
+    while todo:
+        cls = todo.pop()
+        seen.append(cls)
+        todo.extend(cls.__subclasses__())
+    return seen

@@ -35,6 +35,7 @@ from .errors import (
     CallqaError,
     ConfigError,
     MetadataError,
+    TransientFailure,
     TranscriptFormatError,
     UnsupportedLanguageError,
 )
@@ -50,12 +51,6 @@ SETTINGS_FILE = DATA_FILES / "nightly.yaml"
 QUARANTINE_ERRORS: tuple[type[BaseException], ...] = (
     AudioError, TranscriptFormatError, MetadataError, UnsupportedLanguageError, PermissionError, UnicodeError,
 )
-
-
-class TransientFailure(CallqaError):
-    """A failure that may pass if the same call is tried again in a moment."""
-
-    code = "E610"
 
 
 @dataclass(frozen=True)

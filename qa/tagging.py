@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .thresholds import load_thresholds
+from .thresholds import Thresholds, load_thresholds
 from .types import Finding, Transcript, Utterance
 
 
@@ -32,7 +32,7 @@ class UtteranceAcoustics:
 @dataclass
 class TagContext:
     transcript: Transcript
-    thresholds: dict[str, Any]
+    thresholds: Thresholds
     acoustics: list[UtteranceAcoustics] | None = None
     _matches: list[list[Any]] | None = field(default=None, repr=False)
     lexicon_error: str | None = None
