@@ -29,6 +29,7 @@ class CallLimits(Settings):
     max_findings: int = Field(ge=1)
     max_utterance_chars: int = Field(ge=1, le=999_999)  # spaCy refuses 1,000,000 characters
     max_words_per_utterance: int = Field(ge=1)
+    max_words: int = Field(ge=1)
 
 
 class TranscriptLimits(Settings):
@@ -73,7 +74,8 @@ def json_depth(data: Any) -> int:
     return deepest
 
 
-def load_json(text: str, where: str, max_depth: int, error: type[Exception] = InputLimitError) -> Any:
+def load_json(text: str, where: str, max_depth: int, error: type[Exception] = InputLimitError,
+              limit_error: type[Exception] = InputLimitError) -> Any:
     """``json.loads`` with NaN/Infinity refused and nesting bounded; every failure a coded ``error``.
 
     The C decoder recurses per level, so a deep file is caught as RecursionError
@@ -82,12 +84,12 @@ def load_json(text: str, where: str, max_depth: int, error: type[Exception] = In
     try:
         data = json.loads(text, parse_constant=_no_constant)
     except RecursionError as exc:
-        raise error(f"{where}: JSON nested deeper than {max_depth} levels") from exc
+        raise limit_error(f"{where}: JSON nested deeper than {max_depth} levels") from exc
     except ValueError as exc:
         raise error(f"{where}: not valid JSON ({' '.join(str(exc).split())[:200]})") from exc
     depth = json_depth(data)
     if depth > max_depth:
-        raise error(f"{where}: JSON nested {depth} levels deep, more than the {max_depth} allowed "
+        raise limit_error(f"{where}: JSON nested {depth} levels deep, more than the {max_depth} allowed "
                     f"(qa/data/limits.yaml)")
     return data
 
@@ -116,6 +118,10 @@ def check_transcript(t: Transcript, where: str) -> None:
         raise InputLimitError(f"{where}: {len(t.utterances)} utterances, more than the {calls.max_utterances} "
                               f"allowed (calls.max_utterances in qa/data/limits.yaml)")
     check_time(t.duration, f"{where}: duration")
+    words = sum(len(u.words) for u in t.utterances)
+    if words > calls.max_words:
+        raise InputLimitError(f"{where}: {words} words, more than the {calls.max_words} allowed "
+                              f"(calls.max_words in qa/data/limits.yaml)")
     for number, u in enumerate(t.utterances, start=1):
         check_time(u.start, f"{where}: utterance {number} start")
         check_time(u.end, f"{where}: utterance {number} end")
@@ -131,6 +137,28 @@ def check_transcript(t: Transcript, where: str) -> None:
     for gap in t.gaps:
         check_time(gap.start, f"{where}: gap start")
         check_time(gap.end, f"{where}: gap end")
+
+
+def precheck_counts(data: Any, where: str) -> None:
+    """Utterance and word counts of a raw JSON transcript, before the (slower) schema check builds anything."""
+    calls = limits().calls
+    utterances = data.get("utterances") if isinstance(data, dict) else None
+    if not isinstance(utterances, list):
+        return
+    if len(utterances) > calls.max_utterances:
+        raise InputLimitError(f"{where}: {len(utterances)} utterances, more than the {calls.max_utterances} "
+                              f"allowed (calls.max_utterances in qa/data/limits.yaml)")
+    total = 0
+    for number, u in enumerate(utterances, start=1):
+        words = u.get("words") if isinstance(u, dict) else None
+        if isinstance(words, list):
+            if len(words) > calls.max_words_per_utterance:
+                raise InputLimitError(f"{where}: utterance {number} has {len(words)} words, more than the "
+                                      f"{calls.max_words_per_utterance} allowed (calls.max_words_per_utterance)")
+            total += len(words)
+    if total > calls.max_words:
+        raise InputLimitError(f"{where}: {total} words, more than the {calls.max_words} allowed "
+                              f"(calls.max_words in qa/data/limits.yaml)")
 
 
 def check_findings(count: int, call_id: str) -> None:

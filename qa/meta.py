@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import csv
 import functools
-import json
+import io
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-from .errors import MetadataError
+from .errors import MetadataError, MetadataLimitError
+from .limits import check_bytes, check_field, limits, load_json
 from .types import LANGUAGES, CallMeta
 
 MANIFEST = "manifest.csv"
@@ -53,31 +54,52 @@ class _MetaModel(BaseModel):
     def _blank_is_none(cls, value: Any) -> Any:
         if value is None or (isinstance(value, str) and not value.strip()):
             return None
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            raise ValueError(f"must be text or a whole number, not {type(value).__name__}")  # noqa: TRY004
         return str(value).strip()
+
+    @field_validator("language", mode="before")
+    @classmethod
+    def _language_text(cls, value: Any) -> Any:
+        if value is not None and not isinstance(value, str):
+            raise ValueError(f"must be text (zh, es, en or auto), not {type(value).__name__}")  # noqa: TRY004
+        return value
 
 
 def parse_channel_map(value: Any) -> dict[int, str] | None:
     """``"agent,customer"`` / ``{"0": "agent", "1": "customer"}`` -> ``{0: "agent", 1: "customer"}``."""
     if value in (None, ""):
         return None
+    shape = "channel map must be 'agent,customer' or an object {\"0\": \"agent\", \"1\": \"customer\"}"
     if isinstance(value, str):
         roles = [part.strip().lower() for part in value.split(",")]
-        mapping = dict(enumerate(roles))
+        mapping: dict[Any, Any] = dict(enumerate(roles))
     elif isinstance(value, dict):
-        mapping = {int(k): str(v).strip().lower() for k, v in value.items()}
+        mapping = {}
+        for key, role in value.items():
+            key = str(key).strip()
+            if key not in ("0", "1") or not isinstance(role, str):
+                raise ValueError(shape)
+            mapping[int(key)] = role.strip().lower()
     else:
-        raise ValueError(f"channel map {value!r} must be 'agent,customer' or an object")
+        raise ValueError(shape)
     bad = [r for r in mapping.values() if r not in ("agent", "customer")]
-    if bad or set(mapping) - {0, 1}:
-        raise ValueError(f"channel map {value!r}: channels are 0 and 1, roles 'agent' or 'customer'")
+    if bad or set(mapping) - {0, 1} or len(set(mapping.values())) != len(mapping):
+        raise ValueError("channel map: channels are 0 and 1, roles 'agent' or 'customer', each once")
     return mapping
 
 
 def _to_meta(raw: dict[str, Any], default_id: str, where: str) -> CallMeta:
+    for key, value in raw.items():
+        if isinstance(key, str):
+            check_field(key, f"{where}: a key")
+        if isinstance(value, str):
+            check_field(value, f"{where}: {str(key)[:40]}")
     try:
         model = _MetaModel.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg'].removeprefix('Value error, ')}"
+                             for e in exc.errors(include_url=False)[:5])
         raise MetadataError(f"{where}: {problems}") from exc
     extra = dict(model.model_extra or {})
     extra.pop("file", None)
@@ -92,19 +114,55 @@ def _to_meta(raw: dict[str, Any], default_id: str, where: str) -> CallMeta:
     )
 
 
+def _read_bounded(path: Path, limit: int, what: str) -> str:
+    """A metadata file's text: at most ``limit`` bytes, UTF-8 (a bad byte is reported with its line)."""
+    try:
+        with path.open("rb") as fh:
+            raw = fh.read(limit + 1)
+    except OSError as exc:
+        raise MetadataError(f"{path}: cannot read the {what} ({exc.strerror or exc})") from exc
+    check_bytes(len(raw), limit, str(path), f"the {what}", MetadataLimitError)
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise MetadataError(f"{path}:{line}: the {what} is not UTF-8 (byte 0x{raw[exc.start]:02x} at offset "
+                            f"{exc.start}); save it as UTF-8") from exc
+
+
 @functools.lru_cache(maxsize=64)
 def _manifest(path: Path, mtime_ns: int) -> dict[str, dict[str, str]]:
+    bounds = limits().metadata
+    text = _read_bounded(path, bounds.max_manifest_bytes, "manifest")
     rows: dict[str, dict[str, str]] = {}
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
         if not reader.fieldnames or "file" not in reader.fieldnames:
             raise MetadataError(f"{path}: a manifest needs a 'file' column (and any of call_id, agent_id, team, started_at, language, channel_map)")
-        for line, row in enumerate(reader, start=2):
+        for row in reader:
+            line = reader.line_num
+            for value in row.values():
+                for cell in (value if isinstance(value, list) else [value]):
+                    if isinstance(cell, str):
+                        check_field(cell, f"{path}:{line}")
             name = (row.get("file") or "").strip()
             if not name:
                 raise MetadataError(f"{path}:{line}: empty 'file' value")
             rows[name] = {k: v for k, v in row.items() if k}
+    except csv.Error as exc:
+        raise MetadataLimitError(f"{path}:{reader.line_num}: cannot read the manifest row ({exc}); a cell may be "
+                                 f"over {bounds.max_field_chars} characters or a quote left open") from exc
     return rows
+
+
+def read_sidecar(sidecar: Path, default_id: str) -> CallMeta:
+    """One sidecar JSON: bounded size and depth, UTF-8, an object of known fields (extras kept)."""
+    bounds = limits().metadata
+    text = _read_bounded(sidecar, bounds.max_sidecar_bytes, "sidecar")
+    raw = load_json(text, str(sidecar), bounds.max_json_depth, MetadataError, MetadataLimitError)
+    if not isinstance(raw, dict):
+        raise MetadataError(f"{sidecar}: must hold a JSON object")
+    return _to_meta(raw, default_id, str(sidecar))
 
 
 def meta_for(path: Path) -> CallMeta:
@@ -112,13 +170,7 @@ def meta_for(path: Path) -> CallMeta:
     path = Path(path)
     for sidecar in (path.with_name(path.name + ".json"), path.with_suffix(".json")):
         if sidecar.is_file() and sidecar != path:
-            try:
-                raw = json.loads(sidecar.read_text(encoding="utf-8"))
-            except ValueError as exc:
-                raise MetadataError(f"{sidecar}: not valid JSON ({exc})") from exc
-            if not isinstance(raw, dict):
-                raise MetadataError(f"{sidecar}: must hold a JSON object")
-            return _to_meta(raw, path.stem, str(sidecar))
+            return read_sidecar(sidecar, path.stem)
     manifest = path.parent / MANIFEST
     if manifest.is_file():
         rows = _manifest(manifest, manifest.stat().st_mtime_ns)

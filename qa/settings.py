@@ -59,12 +59,13 @@ class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     def __getitem__(self, key: str) -> Any:
-        if key not in type(self).model_fields:
-            raise KeyError(key)
-        return getattr(self, key)
+        try:
+            return self.__dict__[key]  # pydantic keeps field values here: a dict lookup, as fast as the old dicts
+        except KeyError:
+            raise KeyError(key) from None
 
     def get(self, key: str, default: Any = None) -> Any:
-        return getattr(self, key) if key in type(self).model_fields else default
+        return self.__dict__.get(key, default)
 
     def keys(self):
         return type(self).model_fields.keys()

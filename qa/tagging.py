@@ -153,9 +153,11 @@ def tag(
     thresholds: Path | dict[str, Any] | None = None,
     only: list[str] | None = None,
 ) -> list[Finding]:
-    """All findings for one call, in time order."""
+    """All findings for one call, in time order (at most ``calls.max_findings`` of qa/data/limits.yaml)."""
+    from .limits import check_findings, check_transcript
     from .taggers import TAGGERS
 
+    check_transcript(transcript, f"call {transcript.call_id}")  # any reader, or none: the same limits
     loaded(transcript.language)
     ctx = make_context(transcript, acoustics, thresholds)
     findings: list[Finding] = []
@@ -165,6 +167,7 @@ def tag(
         for finding in tagger(ctx):
             finding.tagger = name
             findings.append(finding)
+        check_findings(len(findings), transcript.call_id)
     findings.sort(key=lambda f: (f.start, f.end, f.id, f.kind))
     return findings
 

@@ -58,6 +58,7 @@ class Repetition(Settings):
     similarity: Share
     min_distance: Seconds
     min_chars: Small
+    max_earlier: Annotated[int, Strict(), Field(ge=1, le=100_000)]
 
 
 class Address(Settings):
