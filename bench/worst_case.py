@@ -111,13 +111,13 @@ def run(case: str) -> dict:
         made = time.perf_counter()
         try:
             if case == "deep_yaml":
-                from qa.thresholds import load_thresholds
+                from qa.tagging.thresholds import load_thresholds
 
                 load_thresholds(path)
             else:
-                from qa.render.html import render_scorecard_html
-                from qa.review import ReviewOptions, review_transcript
-                from qa.transcript_io import read_transcript
+                from qa.pipeline.review import ReviewOptions, review_transcript
+                from qa.reports.scorecard_html import render_scorecard_html
+                from qa.intake.transcript_io import read_transcript
 
                 transcript = read_transcript(path)
                 transcript, findings, card = review_transcript(transcript, ReviewOptions())

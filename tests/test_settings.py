@@ -1,4 +1,4 @@
-"""One settings layer (qa.settings): every YAML file read safely, validated, errors with file and line."""
+"""One settings layer (qa.common.settings): every YAML file read safely, validated, errors with file and line."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pydantic import Field
 
 import qa
 from qa.errors import CallqaError, ConfigError, LexiconError, all_error_classes
-from qa.settings import Number, Settings, load_settings, parse_yaml, read_yaml, shipped
+from qa.common.settings import Number, Settings, load_settings, parse_yaml, read_yaml, shipped
 
 
 class _Inner(Settings):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from qa.errors import ConfigError
-from qa.thresholds import load_thresholds
+from qa.tagging.thresholds import load_thresholds
 
 
 def test_override_file_changes_only_the_keys_it_names(tmp_path):
@@ -47,7 +47,7 @@ def test_an_override_file_error_names_its_file_and_line(tmp_path):
 
 
 def test_a_key_missing_from_the_thresholds_file_fails_at_load_with_its_line(tmp_path, monkeypatch):
-    from qa import thresholds
+    from qa.tagging import thresholds
 
     text = (thresholds.shipped(thresholds.DEFAULTS)).read_text(encoding="utf-8")
     broken = tmp_path / "thresholds.yaml"
