@@ -134,3 +134,53 @@ def test_shipped_files_are_found_through_importlib_resources():
 
 def test_callqa_errors_are_one_class_tree():
     assert all(issubclass(cls, CallqaError) for cls in all_error_classes())
+
+
+def test_lexicons_rubrics_and_datasets_are_package_data():
+    # qa/data/{lexicons,rubrics,datasets} link to the repository's folders; setuptools copies them into the
+    # wheel, so importlib.resources finds them in a non-editable install too.
+    for parts in (("lexicons", "kinds.yaml"), ("lexicons", "zh", "tone.yaml"), ("rubrics", "default.yaml"),
+                  ("datasets", "questions", "questions.tsv")):
+        assert shipped(*parts).is_file(), parts
+    from qa.tagging.questions.model import dataset_path
+    from qa.text.lexicon import DEFAULT_ROOT
+
+    assert DEFAULT_ROOT == Path(str(shipped("lexicons"))) and dataset_path().is_file()
+
+
+def test_every_shipped_settings_file_loads_through_its_loader():
+    from qa.common.limits import limits
+    from qa.pipeline.archive import load_settings as archive_settings
+    from qa.pipeline.nightly import load_settings as nightly_settings
+    from qa.privacy.settings import load_redact_settings
+    from qa.reports.coaching.settings import load_settings as coaching_settings
+    from qa.speech.diarize import DiarizeOptions
+    from qa.speech.model import embedded_spec
+    from qa.speech.roles import role_settings
+    from qa.tagging.questions.cues import load_settings as question_settings
+    from qa.tagging.thresholds import load_thresholds
+    from qa.text.nlp import load_settings as matching_settings
+
+    assert limits().calls.max_duration >= 6 * 3600
+    assert "wav" in archive_settings().audio_extensions and nightly_settings().concurrency >= 1
+    assert load_redact_settings().min_digits > 0 and coaching_settings().weakest.count >= 0
+    assert DiarizeOptions.load().n_mels > 0 and len(embedded_spec().sha256) == 64
+    assert 0 <= role_settings().min_confidence <= 1 and question_settings()["classifier"]["C"] > 0
+    assert load_thresholds().repetition.max_earlier >= 1000 and matching_settings("zh").negation_window >= 0
+
+
+@pytest.mark.parametrize("loader,text,needle", [
+    ("archive", "audio_extensions: [wav]\ntranscript_extensions: wav\n", "archive.yaml:2: transcript_extensions"),
+    ("nightly", "concurrency: 0\nmodel_threads: 0\nretry_delays: []\nslowest_calls: 1\nweakest_items: 1\n",
+     "nightly.yaml:1: concurrency"),
+    ("diarize", "vad:\n  threshold: .nan\n", "diarize.yaml:2: vad.threshold must be a finite number"),
+])
+def test_other_settings_files_name_file_and_line(tmp_path, loader, text, needle):
+    from qa.pipeline.archive import load_settings as archive_settings
+    from qa.pipeline.nightly import load_settings as nightly_settings
+    from qa.speech.diarize import DiarizeOptions
+
+    path = _write(tmp_path, text, f"{loader}.yaml")
+    load = {"archive": archive_settings, "nightly": nightly_settings, "diarize": DiarizeOptions.load}[loader]
+    with pytest.raises(ConfigError, match=needle.replace(".", r"\.")):
+        load(path)

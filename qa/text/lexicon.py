@@ -31,11 +31,13 @@ from pydantic import (
 )
 
 from qa.errors import LexiconError
-from qa.common.settings import Settings, Text, load_settings, parse_yaml, read_text
+from qa.common.settings import Settings, Text, load_settings, parse_yaml, read_text, shipped
 from qa.types import COURSE_IDS, check_course_id
 
 #: The lexicons shipped with the repository: qa/../lexicons.
-DEFAULT_ROOT = Path(__file__).resolve().parents[2] / "lexicons"
+#: The shipped lexicons, package data (qa/data/lexicons, a link to the repository's lexicons/ in a
+#: checkout, copied into the wheel): found through importlib.resources, so a non-editable install has them.
+DEFAULT_ROOT = Path(str(shipped("lexicons")))
 ENV_VAR = "CALLQA_LEXICONS"
 KINDS_FILE = "kinds.yaml"
 ENTRY_ROLES: tuple[str, ...] = ("agent", "customer", "any")

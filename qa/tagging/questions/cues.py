@@ -25,9 +25,11 @@ from qa.common.settings import Count, Flag, Settings, Text, shipped
 from qa.common.settings import load_settings as load_yaml_settings
 from qa.types import LANGUAGES
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
+#: Where the paths in questions.yaml (``dataset:``) start: the package data folder qa/data, which holds
+#: datasets/ and lexicons/ (links to the repository's folders in a checkout, copies in a wheel).
+REPO_ROOT = DATA_ROOT = Path(str(shipped()))
 SETTINGS_FILE = shipped("questions.yaml")
-LEXICON_DIR = REPO_ROOT / "lexicons"
+LEXICON_DIR = DATA_ROOT / "lexicons"
 
 #: Lexicon kinds this module reads (lexicons/<lang>/questions.yaml).
 KINDS: tuple[str, ...] = (
