@@ -148,10 +148,35 @@ class SchemaTooNew(StoreError):
     code = "E503"
 
 
+# operations/security
+class CallIdError(MetadataError):
+    """A call id breaks the rule (qa.callid): path separators, control characters, a leading dot, too long."""
+
+    code = "E320"
+
+
+class CallIdTaken(StoreError):
+    """Another existing file is already stored under this call id; the message names both files."""
+
+    code = "E504"
+
+
+class StoreUrlError(StoreError):
+    """The store URL is malformed or names a folder that does not exist."""
+
+    code = "E505"
+
+
+class StoreUnavailable(StoreError):
+    """The database cannot be reached or is busy right now; trying again later may work."""
+
+    code = "E506"
+
+
 class ArchiveError(CallqaError):
     """The archive folder cannot be scanned."""
 
-    code = "E600"
+    code = "E630"
 
 
 class TransientFailure(CallqaError):
@@ -160,13 +185,25 @@ class TransientFailure(CallqaError):
     code = "E610"
 
 
+class OutputError(CallqaError):
+    """A call's output files could not be written (disk full, no permission); none of them was left behind."""
+
+    code = "E620"
+
+
+class NoCallsError(CallqaError):
+    """A report was asked for over a period or team with no reviewed calls."""
+
+    code = "E640"
+
+
 class CoachingError(CallqaError):
     """A coaching report cannot be built as asked; the message says what to change.
 
-    Was E600 (the archive's code too) before the codes were gathered here.
+    E600 is its own since the archive's error moved to E630.
     """
 
-    code = "E700"
+    code = "E600"
 
 
 # input limits and settings
@@ -176,13 +213,13 @@ class InputLimitError(TranscriptFormatError):
     A subclass of ``TranscriptFormatError`` so the nightly run quarantines the file.
     """
 
-    code = "E320"
+    code = "E330"
 
 
 class FindingsLimitError(InputLimitError):
     """One call produced more findings than ``calls.max_findings``: the transcript is not a call."""
 
-    code = "E321"
+    code = "E331"
 
 
 class MetadataLimitError(MetadataError):

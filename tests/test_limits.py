@@ -31,8 +31,8 @@ def _worst(case: str) -> dict:
 
 
 @pytest.mark.parametrize("case,code", [
-    ("huge_timestamp", "E320"), ("many_utterances", "E320"), ("megabyte_line", "E320"),
-    ("deep_json", "E320"), ("wide_json", "E320"), ("deep_yaml", "E400"),
+    ("huge_timestamp", "E330"), ("many_utterances", "E330"), ("megabyte_line", "E330"),
+    ("deep_json", "E330"), ("wide_json", "E330"), ("deep_yaml", "E400"),
 ])
 def test_worst_inputs_end_in_one_coded_line_within_bounds(case, code):
     result = _worst(case)
@@ -54,7 +54,7 @@ def test_timestamps_beyond_the_call_limit_are_refused():
     for line in ("99999999999 99999999999.5 customer hi", "0 43201 agent hi", "0 1e400 agent hi"):
         with pytest.raises(TranscriptFormatError) as err:
             parse_timed_text(f"# language: en\n0 1 agent hello\n{line}\n")
-        assert str(err.value).startswith(("[E320]", "[E300]")) and "\n" not in str(err.value)
+        assert str(err.value).startswith(("[E330]", "[E300]")) and "\n" not in str(err.value)
 
 
 def test_the_timeline_asks_for_a_bounded_number_of_ticks():
@@ -130,7 +130,7 @@ def test_findings_beyond_the_limit_stop_tagging(monkeypatch):
     monkeypatch.setattr(limits_module, "limits", lambda: small)
     t = parse_timed_text("# language: zh\n0 2 agent 您好，请问有什么可以帮您？\n2.5 4 customer 我要投诉，太过分了\n"
                          "5 8 agent 非常抱歉给您带来不便\n")
-    with pytest.raises(FindingsLimitError, match=r"\[E321\] call call: \d+ findings, more than the 3 allowed"):
+    with pytest.raises(FindingsLimitError, match=r"\[E331\] call call: \d+ findings, more than the 3 allowed"):
         tag(t)
 
 
@@ -223,3 +223,20 @@ def test_every_limit_error_is_a_callqa_error_the_night_quarantines():
 
     for cls in (InputLimitError, FindingsLimitError, MetadataLimitError):
         assert issubclass(cls, CallqaError) and issubclass(cls, QUARANTINE_ERRORS)
+
+
+def test_a_recording_longer_than_the_call_limit_is_refused(tmp_path, monkeypatch):
+    import numpy as np
+
+    from qa.errors import AudioTooLongError
+    from qa.speech import audio
+    from tests.wavs import write_wav
+
+    path = tmp_path / "call.wav"
+    write_wav(path, (np.sin(np.arange(32000) / 10) * 8000).astype(np.int16))  # 2 s
+    assert audio.probe(path).duration == pytest.approx(2.0, abs=0.05)
+    bounds = limits()
+    short = bounds.model_copy(update={"calls": bounds.calls.model_copy(update={"max_duration": 1.5})})
+    monkeypatch.setattr(audio, "limits", lambda: short)
+    with pytest.raises(AudioTooLongError, match=r"\[E107\] .*call\.wav: 2\.0 s long, more than the 1\.5 s allowed"):
+        audio.probe(path)

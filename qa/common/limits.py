@@ -1,7 +1,7 @@
 """What one call may bring in (``qa/data/limits.yaml``), and the checks that hold every reader to it.
 
 Each limit exceeded is a one-line coded error that the nightly run quarantines
-(``InputLimitError`` E320, ``FindingsLimitError`` E321, ``MetadataLimitError``
+(``InputLimitError`` E330, ``FindingsLimitError`` E331, ``MetadataLimitError``
 E311), so a hostile or broken file costs its own call a moment, never the
 machine its memory or the night its time.
 """

@@ -14,9 +14,7 @@ from __future__ import annotations
 import functools
 import json
 import math
-import os
 import re
-import tempfile
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -173,10 +171,10 @@ def transcript_from_dict(data: Any, source: str = "<json>") -> Transcript:
     return transcript
 
 
-def _short(value: Any) -> str:
+def _short(value: Any, width: int = 60) -> str:
     """A value for an error message, cut short (a 1 MB field never lands in a quarantine reason whole)."""
     text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+    return text if len(text) <= width else text[:width - 3] + "..."
 
 
 def dumps(t: Transcript) -> str:
@@ -289,7 +287,7 @@ def parse_timed_text(text: str, default_call_id: str = "call", source: str = "<t
                     turns.append((number, None, None, role, words))
                 continue
             if len(parts) < 3:
-                errors.append(f"line {number}: expected 'start end role text' or 'role text', got {len(parts)} field(s)")
+                errors.append(f"line {number}: expected 'start end role text' or 'role text', got {_short(line)}")
             else:
                 try:
                     parse_time(parts[0]), parse_time(parts[1])
@@ -299,7 +297,8 @@ def parse_timed_text(text: str, default_call_id: str = "call", source: str = "<t
         start, end = timed
         role = _role_of(parts[2])
         if role is None:
-            errors.append(f"line {number}: unknown role (use agent or customer; 坐席/客服/客户, agente/cliente)")
+            errors.append(f"line {number}: unknown role {_short(parts[2])} (use agent or customer; 坐席/客服/客户, "
+                          f"agente/cliente)")
             continue
         if not (math.isfinite(start) and math.isfinite(end)):
             errors.append(f"line {number}: a time is not a finite number")
@@ -437,16 +436,7 @@ def read_transcript(path: Path) -> Transcript:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` so that ``path`` is either the old file or the whole new one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``text`` so that ``path`` is either the old file or the whole new one (see qa.common.outputs)."""
+    from qa.common.outputs import write_atomic as _write
+
+    _write(path, text)

@@ -53,7 +53,7 @@ def tag(
     """All findings for one call, in time order; ``only`` names the taggers to run (``rate``, ``stages``...).
 
     The call is held to ``qa/data/limits.yaml`` (utterances, times, text) whoever built it, and
-    tagging stops with E321 past ``calls.max_findings``.
+    tagging stops with E331 past ``calls.max_findings``.
     """
     from qa.common.limits import check_findings, check_transcript
     from qa.tagging.taggers import TAGGERS
