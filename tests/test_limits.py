@@ -41,6 +41,13 @@ def test_worst_inputs_end_in_one_coded_line_within_bounds(case, code):
     assert "\n" not in result["detail"]
 
 
+def test_a_six_hour_call_is_reviewed_whole_in_bounded_time_and_memory():
+    # read, redact, tag, score and render the page of 10,243 utterances in a fresh process
+    result = _worst("six_hour_call")
+    assert result["outcome"] == "ok" and result["detail"].startswith("10243 utterances"), result
+    assert result["peak_rss_mb"] < 1536 and result["seconds"] < 240, result
+
+
 def test_a_six_hour_call_is_within_every_limit():
     calls = limits().calls
     assert calls.max_duration >= 6 * 3600
