@@ -52,6 +52,20 @@ def six_hour_call(folder: Path) -> Path:
     return path
 
 
+def limit_sized_call(folder: Path) -> Path:
+    """The most a call may hold: 60,000 utterances (calls.max_utterances) over 12 hours."""
+    rng = random.Random(60)
+    lines = ["# language: zh", "# call_id: at-the-limits"]
+    for k in range(60_000):
+        role = "agent" if k % 2 else "customer"
+        t = k * 0.72
+        text = rng.choice(AGENT if role == "agent" else CUSTOMER) + f"第{rng.randint(1, 999)}次"
+        lines.append(_timed_line(t, t + 0.6, role, text))
+    path = folder / "limit_sized.txt"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
 def huge_timestamp(folder: Path) -> Path:
     path = folder / "huge_time.txt"
     path.write_text("# language: en\n0 1 agent hello\n99999999999 99999999999.5 customer hi there\n", encoding="utf-8")
@@ -97,7 +111,7 @@ def deep_yaml(folder: Path) -> Path:
     return path
 
 
-CASES = {f.__name__: f for f in (six_hour_call, huge_timestamp, many_utterances, megabyte_line, deep_json,
+CASES = {f.__name__: f for f in (six_hour_call, limit_sized_call, huge_timestamp, many_utterances, megabyte_line, deep_json,
                                   wide_json, deep_yaml)}
 
 
