@@ -48,6 +48,12 @@ class DiarizeInputError(AudioError):
     code = "E106"
 
 
+class AudioTooLongError(AudioError):
+    """The recording is longer than ``calls.max_duration`` in qa/data/limits.yaml."""
+
+    code = "E107"
+
+
 class UnsupportedLanguageError(CallqaError):
     code = "E110"
 
@@ -92,6 +98,18 @@ class QuestionDataError(ConfigError):
     """The question settings, cue lists or labelled set are malformed; the message says where."""
 
     code = "E412"
+
+
+class AcousticsAlignmentError(CallqaError):
+    """The acoustic measurements do not line up with the transcript's utterances."""
+
+    code = "E430"
+
+
+class CoachingConfigError(ConfigError):
+    """``coaching.yaml`` (or an override of it) is malformed."""
+
+    code = "E440"
 
 
 class RubricError(ConfigError):
@@ -177,3 +195,45 @@ class NoCallsError(CallqaError):
     """A report was asked for over a period or team with no reviewed calls."""
 
     code = "E640"
+
+
+class CoachingError(CallqaError):
+    """A coaching report cannot be built as asked; the message says what to change.
+
+    E600 is its own since the archive's error moved to E630.
+    """
+
+    code = "E600"
+
+
+# input limits and settings
+class InputLimitError(TranscriptFormatError):
+    """A transcript exceeds a limit of qa/data/limits.yaml (size, line, utterances, times, depth).
+
+    A subclass of ``TranscriptFormatError`` so the nightly run quarantines the file.
+    """
+
+    code = "E330"
+
+
+class FindingsLimitError(InputLimitError):
+    """One call produced more findings than ``calls.max_findings``: the transcript is not a call."""
+
+    code = "E331"
+
+
+class MetadataLimitError(MetadataError):
+    """A sidecar or manifest exceeds a limit of qa/data/limits.yaml (size, field length, depth)."""
+
+    code = "E311"
+
+
+def all_error_classes() -> list[type[CallqaError]]:
+    """Every error class of callqa (for the test that codes are unique)."""
+    seen: list[type[CallqaError]] = []
+    todo = [CallqaError]
+    while todo:
+        cls = todo.pop()
+        seen.append(cls)
+        todo.extend(cls.__subclasses__())
+    return seen

@@ -614,8 +614,9 @@ def test_end_before_start_is_refused_with_a_hint(store):
 
 @pytest.mark.parametrize("override,message", [
     ({"weakest": {"count": -1}}, r"weakest\.count"),
-    ({"weakest": {"colour": 1}}, r"unknown setting 'colour'"),
-    ({"links": "x"}, r"'links' must be a mapping"),
+    ({"weakest": {"colour": 1}}, r"weakest\.colour: unknown key"),
+    ({"links": "x"}, r"links: Input should be a valid dictionary"),
+    ({"bands": {"good": float("nan")}}, r"bands\.good: Input should be a finite number"),
 ])
 def test_bad_coaching_settings_are_refused_with_the_key(override, message):
     with pytest.raises(CoachingConfigError, match=message):

@@ -1,1 +1,1 @@
-"""What every stage may use: where files are, load-once caches, code-point helpers, per-run overrides."""
+"""What every stage may use: where files are, load-once caches, code-point helpers, the settings layer and input limits."""

@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import csv
 import functools
-import json
+import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-from qa.errors import MetadataError
+from qa.common.limits import check_bytes, check_field, limits, load_json
+from qa.errors import MetadataError, MetadataLimitError
 from qa.types import LANGUAGES, CallMeta
 
 MANIFEST = "manifest.csv"
@@ -61,32 +62,53 @@ class _MetaModel(BaseModel):
     def _blank_is_none(cls, value: Any) -> Any:
         if value is None or (isinstance(value, str) and not value.strip()):
             return None
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            raise ValueError(f"must be text or a whole number, not {type(value).__name__}")  # noqa: TRY004
         return str(value).strip()
+
+    @field_validator("language", mode="before")
+    @classmethod
+    def _language_text(cls, value: Any) -> Any:
+        if value is not None and not isinstance(value, str):
+            raise ValueError(f"must be text (zh, es, en or auto), not {type(value).__name__}")  # noqa: TRY004
+        return value
 
 
 def parse_channel_map(value: Any) -> dict[int, str] | None:
     """``"agent,customer"`` / ``{"0": "agent", "1": "customer"}`` -> ``{0: "agent", 1: "customer"}``."""
     if value in (None, ""):
         return None
+    shape = "channel map must be 'agent,customer' or an object {\"0\": \"agent\", \"1\": \"customer\"}"
     if isinstance(value, str):
         roles = [part.strip().lower() for part in value.split(",")]
-        mapping = dict(enumerate(roles))
+        mapping: dict[Any, Any] = dict(enumerate(roles))
     elif isinstance(value, dict):
-        mapping = {int(k): str(v).strip().lower() for k, v in value.items()}
+        mapping = {}
+        for key, role in value.items():
+            key = str(key).strip()
+            if key not in ("0", "1") or not isinstance(role, str):
+                raise ValueError(shape)
+            mapping[int(key)] = role.strip().lower()
     else:
-        raise ValueError(f"channel map {value!r} must be 'agent,customer' or an object")
+        raise ValueError(shape)
     bad = [r for r in mapping.values() if r not in ("agent", "customer")]
-    if bad or set(mapping) - {0, 1}:
-        raise ValueError(f"channel map {value!r}: channels are 0 and 1, roles 'agent' or 'customer'")
+    if bad or set(mapping) - {0, 1} or len(set(mapping.values())) != len(mapping):
+        raise ValueError("channel map: channels are 0 and 1, roles 'agent' or 'customer', each once")
     return mapping
 
 
 def _to_meta(raw: dict[str, Any], path: Path, where: str) -> tuple[CallMeta, bool]:
     """The metadata in ``raw`` (a sidecar object or manifest row) and whether it named the call id."""
+    for key, value in raw.items():
+        if isinstance(key, str):
+            check_field(key, f"{where}: a key")
+        if isinstance(value, str):
+            check_field(value, f"{where}: {str(key)[:40]}")
     try:
         model = _MetaModel.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg'].removeprefix('Value error, ')}"
+                             for e in exc.errors(include_url=False)[:5])
         raise MetadataError(f"{where}: {problems}") from exc
     extra = {k: v for k, v in (model.model_extra or {}).items() if k != "file"}
     return CallMeta(
@@ -100,19 +122,60 @@ def _to_meta(raw: dict[str, Any], path: Path, where: str) -> tuple[CallMeta, boo
     ), bool(model.call_id)
 
 
+def _read_bounded(path: Path, limit: int, what: str) -> str:
+    """A metadata file's text: at most ``limit`` bytes, UTF-8 (a bad byte is reported with its line)."""
+    try:
+        with path.open("rb") as fh:
+            raw = fh.read(limit + 1)
+    except OSError as exc:
+        raise MetadataError(f"{path}: cannot read the {what} ({exc.strerror or exc})") from exc
+    check_bytes(len(raw), limit, str(path), f"the {what}", MetadataLimitError)
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise MetadataError(f"{path}:{line}: the {what} is not UTF-8 (byte 0x{raw[exc.start]:02x} at offset "
+                            f"{exc.start}); save it as UTF-8") from exc
+
+
 @functools.lru_cache(maxsize=64)
 def _manifest(path: Path, mtime_ns: int) -> dict[str, dict[str, str]]:
+    bounds = limits().metadata
+    text = _read_bounded(path, bounds.max_manifest_bytes, "manifest")
     rows: dict[str, dict[str, str]] = {}
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
         if not reader.fieldnames or "file" not in reader.fieldnames:
             raise MetadataError(f"{path}: a manifest needs a 'file' column (and any of call_id, agent_id, team, started_at, language, channel_map)")
-        for line, row in enumerate(reader, start=2):
+        for row in reader:
+            line = reader.line_num
+            for value in row.values():
+                for cell in (value if isinstance(value, list) else [value]):
+                    if isinstance(cell, str):
+                        check_field(cell, f"{path}:{line}")
             name = (row.get("file") or "").strip()
             if not name:
                 raise MetadataError(f"{path}:{line}: empty 'file' value")
             rows[name] = {k: v for k, v in row.items() if k}
+    except csv.Error as exc:
+        raise MetadataLimitError(f"{path}:{reader.line_num + 1}: cannot read the manifest row ({exc}); a cell may be "
+                                 f"over {bounds.max_field_chars} characters or a quote left open") from exc
     return rows
+
+
+def read_sidecar_object(sidecar: Path) -> dict[str, Any]:
+    """One sidecar JSON's object: bounded size and depth, UTF-8, NaN refused; every failure coded."""
+    bounds = limits().metadata
+    text = _read_bounded(sidecar, bounds.max_sidecar_bytes, "sidecar")
+    raw = load_json(text, str(sidecar), bounds.max_json_depth, MetadataError, MetadataLimitError)
+    if not isinstance(raw, dict):
+        raise MetadataError(f"{sidecar}: must hold a JSON object")
+    return raw
+
+
+def read_sidecar(sidecar: Path, path: Path) -> CallMeta:
+    """The metadata a sidecar gives the call file ``path``."""
+    return _to_meta(read_sidecar_object(sidecar), Path(path), str(sidecar))[0]
 
 
 @dataclass(frozen=True)
@@ -140,13 +203,7 @@ def lookup_meta(path: Path) -> MetaLookup:
     path = Path(path)
     for sidecar in sidecars_of(path):
         if sidecar.is_file():
-            try:
-                raw = json.loads(sidecar.read_text(encoding="utf-8"))
-            except (ValueError, UnicodeDecodeError) as exc:
-                raise MetadataError(f"{sidecar}: not valid JSON (UTF-8 expected; {exc})") from exc
-            if not isinstance(raw, dict):
-                raise MetadataError(f"{sidecar}: must hold a JSON object")
-            meta, explicit = _to_meta(raw, path, str(sidecar))
+            meta, explicit = _to_meta(read_sidecar_object(sidecar), path, str(sidecar))
             return MetaLookup(meta, "sidecar", explicit)
     manifest = path.parent / MANIFEST
     if manifest.is_file():

@@ -22,14 +22,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
 
-import yaml
+from pydantic import Field
 
-from qa.common.paths import DATA_FILES
+from qa.common.settings import Settings, shipped
+from qa.common.settings import load_settings as load_yaml_settings
 from qa.errors import ArchiveError, ConfigError
 from qa.speech.audio import file_sha256
 
 Kind = Literal["audio", "transcript"]
-SETTINGS_FILE = DATA_FILES / "archive.yaml"
+SETTINGS_FILE = shipped("archive.yaml")
 #: Rows handed to the store per batch when remembering hashes.
 _REMEMBER_BATCH = 500
 
@@ -51,21 +52,26 @@ class ArchiveSettings:
         return None
 
 
+class _ArchiveFile(Settings):
+    """``qa/data/archive.yaml``: extensions and names are words (YAML numbers such as 3gp read as text)."""
+
+    audio_extensions: list[str | int] = Field(min_length=1)
+    transcript_extensions: list[str | int] = Field(min_length=1)
+    ignore_names: list[str | int] = []
+    partial_suffixes: list[str | int] = []
+    settle_seconds: float = Field(default=0, ge=0, le=86_400)
+
+
 def load_settings(path: Path | None = None, settle_seconds: float | None = None) -> ArchiveSettings:
     """Read ``qa/data/archive.yaml`` (or ``path``); ``settle_seconds`` overrides the file's value."""
-    path = Path(path or SETTINGS_FILE)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        settings = ArchiveSettings(
-            audio_extensions=frozenset(str(e).lower().lstrip(".") for e in raw["audio_extensions"]),
-            transcript_extensions=frozenset(str(e).lower().lstrip(".") for e in raw["transcript_extensions"]),
-            ignore_names=frozenset(str(n).lower() for n in raw.get("ignore_names") or ()),
-            partial_suffixes=tuple(str(s).lower() for s in raw.get("partial_suffixes") or ()),
-            settle_seconds=float(raw.get("settle_seconds", 0)),
-        )
-    except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError) as exc:
-        raise ConfigError(f"{path}: cannot read the archive settings ({exc}); it needs audio_extensions and "
-                          f"transcript_extensions lists (see qa/data/archive.yaml)") from exc
+    raw = load_yaml_settings(Path(path) if path is not None else SETTINGS_FILE, _ArchiveFile)
+    settings = ArchiveSettings(
+        audio_extensions=frozenset(str(e).lower().lstrip(".") for e in raw.audio_extensions),
+        transcript_extensions=frozenset(str(e).lower().lstrip(".") for e in raw.transcript_extensions),
+        ignore_names=frozenset(str(n).lower() for n in raw.ignore_names),
+        partial_suffixes=tuple(str(s).lower() for s in raw.partial_suffixes),
+        settle_seconds=raw.settle_seconds,
+    )
     if settle_seconds is not None:
         settings = ArchiveSettings(settings.audio_extensions, settings.transcript_extensions,
                                    settings.ignore_names, settings.partial_suffixes, float(settle_seconds))

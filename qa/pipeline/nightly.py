@@ -26,9 +26,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from pydantic import Field
 
-from qa.common.paths import DATA_FILES
+from qa.common.settings import Settings, shipped
+from qa.common.settings import load_settings as load_yaml_settings
 from qa.errors import (
     AudioError,
     CallIdTaken,
@@ -47,7 +48,7 @@ from qa.speech.model import ModelOptions
 from qa.speech.transcribe import TranscribeOptions
 from qa.store.database import Store
 
-SETTINGS_FILE = DATA_FILES / "nightly.yaml"
+SETTINGS_FILE = shipped("nightly.yaml")
 
 #: Failures that are the file's own: quarantine, do not retry.
 QUARANTINE_ERRORS: tuple[type[BaseException], ...] = (
@@ -76,22 +77,25 @@ class NightlySettings:
     weakest_items: int
 
 
+class _NightlyFile(Settings):
+    """``qa/data/nightly.yaml``."""
+
+    concurrency: int = Field(ge=1, le=256)
+    model_threads: int = Field(ge=0, le=256)
+    retry_delays: list[float] = Field(max_length=20)
+    slowest_calls: int = Field(ge=0, le=10_000)
+    weakest_items: int = Field(ge=0, le=10_000)
+
+
 @functools.lru_cache(maxsize=4)
 def load_settings(path: Path | None = None) -> NightlySettings:
-    """Read ``qa/data/nightly.yaml`` (or ``path``)."""
-    path = Path(path or SETTINGS_FILE)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        settings = NightlySettings(
-            concurrency=int(raw["concurrency"]), model_threads=int(raw["model_threads"]),
-            retry_delays=tuple(float(s) for s in raw["retry_delays"]),
-            slowest_calls=int(raw["slowest_calls"]), weakest_items=int(raw["weakest_items"]),
-        )
-    except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError) as exc:
-        raise ConfigError(f"{path}: cannot read the nightly settings ({exc}); see qa/data/nightly.yaml") from exc
-    if settings.concurrency < 1:
-        raise ConfigError(f"{path}: concurrency must be at least 1")
-    return settings
+    """Read ``qa/data/nightly.yaml`` (or ``path``) through the one settings loader (file:line in errors)."""
+    raw = load_yaml_settings(Path(path) if path is not None else SETTINGS_FILE, _NightlyFile)
+    if any(not 0 <= d <= 86_400 for d in raw.retry_delays):
+        raise ConfigError(f"{path or SETTINGS_FILE}: retry_delays must be seconds between 0 and 86400")
+    return NightlySettings(concurrency=raw.concurrency, model_threads=raw.model_threads,
+                           retry_delays=tuple(raw.retry_delays), slowest_calls=raw.slowest_calls,
+                           weakest_items=raw.weakest_items)
 
 
 @functools.lru_cache(maxsize=8)

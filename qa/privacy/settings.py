@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from qa.common.paths import DATA_FILES
+from qa.common.settings import line_of, read_yaml, shipped
 from qa.errors import RedactConfigError, UnsupportedLanguageError
 from qa.privacy.numbers import CHECKS, DigitClasses, IdPattern, NumberReader, PhonePattern, fold
 
@@ -92,23 +92,32 @@ _WRITTEN_EMAIL = re.compile(
 
 def load_redact_settings(path: Path | None = None) -> RedactSettings:
     """Read, check and compile a redact.yaml (the shipped one by default)."""
-    path = Path(path) if path is not None else DATA_FILES / "redact.yaml"
+    source = Path(path) if path is not None else shipped("redact.yaml")
+    doc = read_yaml(source, RedactConfigError)
+    loader = _Loader(source, doc.root)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise RedactConfigError(f"cannot read {path}: {exc}; pass a readable YAML file shaped like "
-                                f"qa/data/redact.yaml") from exc
-    return _Loader(path).settings(raw)
+        return loader.settings(doc.data)
+    except (TypeError, ValueError, AttributeError, KeyError, OverflowError, RecursionError) as exc:
+        # a shape the checks above did not foresee (a list where a word was expected, ...)
+        raise RedactConfigError(f"{source}: malformed ({type(exc).__name__}: {' '.join(str(exc).split())[:200]}); "
+                                f"compare with qa/data/redact.yaml") from exc
+
+
+_PLACE = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
 
 class _Loader:
-    """Builds ``RedactSettings``; every error names the file and the entry to fix."""
+    """Builds ``RedactSettings``; every error names the file, the line and the entry to fix."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, root: yaml.Node | None = None):
         self.path = path
+        self.root = root
 
     def fail(self, where: str, problem: str) -> RedactConfigError:
-        return RedactConfigError(f"{self.path}: {where}: {problem}")
+        dotted = where.split(" (", 1)[0]
+        loc = tuple(int(index) if index else key for key, index in _PLACE.findall(dotted))
+        line = line_of(self.root, loc)
+        return RedactConfigError(f"{self.path}{f':{line}' if line else ''}: {where}: {problem}")
 
     def get(self, raw: Any, key: str, kind: type | tuple[type, ...], where: str = "", default: Any = ...) -> Any:
         place = f"{where}.{key}" if where else key

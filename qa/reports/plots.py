@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import io
+import math
 from typing import Any
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -23,14 +24,21 @@ from qa.types import Finding, Transcript, UtteranceAcoustics
 ROLE_ORDER = ("agent", "customer", "unknown")
 STAGE_LEVELS = {f"S{k}": k for k in range(0, 7)}  # S0: the customer shows no complaint signal
 SHADED_KINDS = ("hold", "dead_air")
-#: Time axis steps a reviewer reads easily (seconds): the smallest giving at most 12 ticks is used.
+#: Time axis steps a reviewer reads easily (seconds): the smallest giving at most MAX_TICKS ticks is used.
 TICK_STEPS = (5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200)
+#: Ticks on the time axis whatever the duration (a 99999999999 s stamp once asked matplotlib for
+#: ~265,000 ticks and 17 GB); beyond the last step the step grows in whole hours.
+MAX_TICKS = 12
 #: Beyond this many points a panel draws lines only (markers would merge into a smear).
 MAX_MARKERS = 150
 
 
 def _tick_step(duration: float) -> float:
-    return next((step for step in TICK_STEPS if duration / step <= 12), TICK_STEPS[-1])
+    """A readable step giving at most ``MAX_TICKS`` ticks over ``duration`` seconds."""
+    step = next((step for step in TICK_STEPS if duration / step <= MAX_TICKS), None)
+    if step is not None:
+        return step
+    return 3600.0 * math.ceil(duration / MAX_TICKS / 3600.0)
 
 
 def _marker(n: int, size: float) -> float:
@@ -48,7 +56,7 @@ def _silence_span(f: Finding) -> tuple[float, float]:
 
 
 def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         return None
     return float(value)
 
@@ -72,13 +80,16 @@ def timeline_png(
         return None
     colours = settings["colours"]
     duration = max(transcript.duration, max(u.end for u in utterances), 1.0)
+    if not math.isfinite(duration):
+        return None
     roles = [r for r in ROLE_ORDER if any(u.role == r for u in utterances)]
 
     rates = [f for f in findings if f.id == "T-RATE" and f.kind == "rate" and _number(f.value) is not None]
     unit = next((f.detail.get("unit") for f in rates if isinstance(f.detail, dict) and f.detail.get("unit")), "")
     loud = []
     if acoustics and len(acoustics) == len(utterances):
-        loud = [(u, a.loudness_db) for u, a in zip(utterances, acoustics) if a is not None and a.loudness_db is not None]
+        loud = [(u, a.loudness_db) for u, a in zip(utterances, acoustics)
+                if a is not None and _number(a.loudness_db) is not None]
     stages = sorted((f for f in findings if f.kind == "stage" and str(f.value) in STAGE_LEVELS), key=lambda f: f.start)
     final = next((f for f in findings if f.kind == "final_stage" and str(f.value) in STAGE_LEVELS), None)
     shaded = [(f.kind, *_silence_span(f)) for f in findings if f.id == "K1" and f.kind in SHADED_KINDS]

@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-import yaml
 from markupsafe import Markup
 
+from qa.common.settings import read_yaml
 from qa.errors import ConfigError
 from qa.reports.text import FindingIndex, UtteranceIndex, clean_text, clock, role_label, segments, shorten
 from qa.types import COURSE_IDS, Finding, Scorecard, Transcript, UtteranceAcoustics
@@ -36,13 +36,12 @@ STATUSES = ("pass", "partial", "fail", "n/a")
 
 @functools.lru_cache(maxsize=4)
 def _load_settings(path: str, mtime_ns: int) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: cannot read the scorecard page settings ({exc}); restore it from the repository") from exc
+    data = read_yaml(Path(path), ConfigError).data  # bounded, UTF-8, depth-checked; errors name file and line
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the scorecard page settings must be a mapping; compare with the file in the repository")
     missing = [k for k in ("groups", "stages", "classes", "unmarked_kinds", "warning_advice", "audio", "plot",
                            "score_bands", "languages", "quote_chars", "evidence_per_item",
-                           "long_utterance_chars", "low_confidence") if k not in (data or {})]
+                           "long_utterance_chars", "low_confidence") if k not in data]
     if missing:
         raise ConfigError(f"{path}: missing keys {', '.join(missing)}; compare with the file in the repository")
     return data

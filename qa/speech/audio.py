@@ -16,8 +16,10 @@ from pathlib import Path
 import av
 import numpy as np
 
+from qa.common.limits import limits
 from qa.errors import (
     AudioError,
+    AudioTooLongError,
     ChannelLayoutError,
     EmptyAudioError,
     NotAudioError,
@@ -67,6 +69,10 @@ def probe(path: Path, meta: CallMeta | None = None) -> Recording:
                 "`ffmpeg -i IN -af 'pan=stereo|c0=c0|c1=c1' OUT.wav`"
             )
         duration = _declared_duration(container, stream)
+        longest = limits().calls.max_duration
+        if duration > longest:
+            raise AudioTooLongError(f"{path}: {duration:.1f} s long, more than the {longest:g} s allowed "
+                                    f"(calls.max_duration in qa/data/limits.yaml)")
         if container.format.name == "wav":
             _check_wav_length(path)
         codec = stream.codec_context.name

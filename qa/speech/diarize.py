@@ -15,18 +15,18 @@ All parameters live in ``qa/data/diarize.yaml``.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
-import yaml
 
-from qa.common.paths import DATA_FILES
+from qa.common.settings import line_of, read_yaml, shipped
 from qa.errors import ConfigError, DiarizeInputError
 from qa.types import Word
 
-DEFAULT_CONFIG = DATA_FILES / "diarize.yaml"
+DEFAULT_CONFIG = shipped("diarize.yaml")
 SAMPLE_RATE = 16000
 SPEAKERS = ("spk0", "spk1")
 
@@ -84,11 +84,8 @@ class DiarizeOptions:
     def load(cls, path: Path | str | None = None) -> "DiarizeOptions":
         """Read the sectioned YAML file; every field must be given exactly once."""
         path = Path(path) if path is not None else DEFAULT_CONFIG
-        try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError) as exc:
-            raise ConfigError(f"cannot read diarization settings {path}: {exc}; "
-                              f"restore it from the callqa package") from exc
+        doc = read_yaml(path, ConfigError)  # bounded, UTF-8, depth-checked; errors name file and line
+        raw = doc.data
         if not isinstance(raw, dict):
             raise ConfigError(f"{path} must be a mapping of sections (vad, features, ...)")
         flat: dict[str, Any] = {}
@@ -98,6 +95,10 @@ class DiarizeOptions:
             for key, value in values.items():
                 if key in flat:
                     raise ConfigError(f"{path}: key '{key}' appears in two sections; keep one")
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                    if not (isinstance(value, bool) and key == "pitch"):
+                        line = line_of(doc.root, (section, key))
+                        raise ConfigError(f"{path}:{line}: {section}.{key} must be a finite number, not {value!r}"[:300])
                 flat[key] = value
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(flat) - names)

@@ -20,10 +20,11 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
+from pydantic import Field
 
 from qa.common.once import shared
-from qa.common.paths import DATA_FILES, cache_dir
+from qa.common.paths import cache_dir
+from qa.common.settings import Settings, Text, load_settings, shipped
 from qa.errors import ModelError
 
 EMBEDDED = "base"
@@ -39,15 +40,35 @@ class EmbeddedSpec:
     sha256: str
 
 
+class _Part(Settings):
+    package: Text
+    file: Text
+
+
+class _ModelBin(Settings):
+    size: int = Field(gt=0)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class _EmbeddedFile(Settings):
+    """``qa/data/embedded_model.yaml``."""
+
+    name: Text
+    description: Text = ""
+    parts: list[_Part] = Field(min_length=1)
+    files: list[Text]
+    model_bin: _ModelBin
+
+
 @functools.lru_cache(maxsize=1)
 def embedded_spec() -> EmbeddedSpec:
-    raw = yaml.safe_load((DATA_FILES / "embedded_model.yaml").read_text(encoding="utf-8"))
+    raw = load_settings(shipped("embedded_model.yaml"), _EmbeddedFile, error=ModelError)
     return EmbeddedSpec(
-        name=raw["name"],
-        parts=tuple((p["package"], p["file"]) for p in raw["parts"]),
-        files=tuple(raw["files"]),
-        size=int(raw["model_bin"]["size"]),
-        sha256=raw["model_bin"]["sha256"],
+        name=raw.name,
+        parts=tuple((p.package, p.file) for p in raw.parts),
+        files=tuple(raw.files),
+        size=raw.model_bin.size,
+        sha256=raw.model_bin.sha256,
     )
 
 

@@ -14,9 +14,9 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass
 
-import yaml
+from pydantic import Field
 
-from qa.common.paths import DATA_FILES
+from qa.common.settings import Settings, Text, load_settings, shipped
 from qa.types import Utterance
 
 
@@ -29,15 +29,25 @@ class RoleSettings:
     min_confidence: float
 
 
+class _RolesFile(Settings):
+    """``qa/data/roles.yaml``."""
+
+    first_speaker_prior: float = Field(ge=-100, le=100)
+    agent_kinds: list[Text]
+    customer_kinds: list[Text]
+    confidence_scale: float = Field(gt=0, le=100)
+    min_confidence: float = Field(ge=0, le=1)
+
+
 @functools.lru_cache(maxsize=1)
 def role_settings() -> RoleSettings:
-    raw = yaml.safe_load((DATA_FILES / "roles.yaml").read_text(encoding="utf-8"))
+    raw = load_settings(shipped("roles.yaml"), _RolesFile)
     return RoleSettings(
-        first_speaker_prior=float(raw["first_speaker_prior"]),
-        agent_kinds=frozenset(raw["agent_kinds"]),
-        customer_kinds=frozenset(raw["customer_kinds"]),
-        confidence_scale=float(raw["confidence_scale"]),
-        min_confidence=float(raw["min_confidence"]),
+        first_speaker_prior=raw.first_speaker_prior,
+        agent_kinds=frozenset(raw.agent_kinds),
+        customer_kinds=frozenset(raw.customer_kinds),
+        confidence_scale=raw.confidence_scale,
+        min_confidence=raw.min_confidence,
     )
 
 

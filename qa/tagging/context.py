@@ -12,14 +12,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from qa.tagging.thresholds import load_thresholds
+from qa.tagging.thresholds import Thresholds, load_thresholds
 from qa.types import Finding, Transcript, Utterance, UtteranceAcoustics
 
 
 @dataclass
 class TagContext:
     transcript: Transcript
-    thresholds: dict[str, Any]
+    thresholds: Thresholds
     acoustics: list[UtteranceAcoustics] | None = None
     _matches: list[list[Any]] | None = field(default=None, repr=False)
     lexicon_error: str | None = None

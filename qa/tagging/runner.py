@@ -50,7 +50,12 @@ def tag(
     thresholds: Path | dict[str, Any] | None = None,
     only: list[str] | None = None,
 ) -> list[Finding]:
-    """All findings for one call, in time order; ``only`` names the taggers to run (``rate``, ``stages``...)."""
+    """All findings for one call, in time order; ``only`` names the taggers to run (``rate``, ``stages``...).
+
+    The call is held to ``qa/data/limits.yaml`` (utterances, times, text) whoever built it, and
+    tagging stops with E331 past ``calls.max_findings``.
+    """
+    from qa.common.limits import check_findings, check_transcript
     from qa.tagging.taggers import TAGGERS
 
     if only:
@@ -58,6 +63,7 @@ def tag(
         unknown = sorted(set(only) - known)
         if unknown:
             raise UnknownTaggerError(f"no tagger named {', '.join(unknown)} (have: {', '.join(sorted(known))})")
+    check_transcript(transcript, f"call {transcript.call_id}")  # any reader, or none: the same limits
     loaded(transcript.language)
     ctx = make_context(transcript, acoustics, thresholds)
     findings: list[Finding] = []
@@ -67,6 +73,7 @@ def tag(
         for finding in tagger(ctx):
             finding.tagger = name
             findings.append(finding)
+        check_findings(len(findings), transcript.call_id)
     findings.sort(key=lambda f: (f.start, f.end, f.id, f.kind))
     return findings
 

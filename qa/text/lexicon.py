@@ -31,10 +31,13 @@ from pydantic import (
 )
 
 from qa.errors import LexiconError
+from qa.common.settings import Settings, Text, load_settings, parse_yaml, read_text, shipped
 from qa.types import COURSE_IDS, check_course_id
 
 #: The lexicons shipped with the repository: qa/../lexicons.
-DEFAULT_ROOT = Path(__file__).resolve().parents[2] / "lexicons"
+#: The shipped lexicons, package data (qa/data/lexicons, a link to the repository's lexicons/ in a
+#: checkout, copied into the wheel): found through importlib.resources, so a non-editable install has them.
+DEFAULT_ROOT = Path(str(shipped("lexicons")))
 ENV_VAR = "CALLQA_LEXICONS"
 KINDS_FILE = "kinds.yaml"
 ENTRY_ROLES: tuple[str, ...] = ("agent", "customer", "any")
@@ -119,7 +122,7 @@ class KindSpec:
 class _EntryModel(BaseModel):
     """The schema of one entry, as promised to the QA team in lexicons/README.md."""
 
-    model_config = ConfigDict(extra="forbid", strict=False)
+    model_config = ConfigDict(extra="forbid", strict=False, allow_inf_nan=False)
 
     phrase: str | None = None
     pattern: list[dict[str, Any]] | None = None
@@ -234,24 +237,29 @@ def _normal(phrase: str | None) -> str:
     return (phrase or "").casefold()
 
 
+class _KindModel(Settings):
+    description: Text = ""
+    ids: tuple[Text, ...] | None = None
+
+    @field_validator("ids")
+    @classmethod
+    def _known_ids(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        for course_id in value or ():
+            check_course_id(course_id)
+        return value
+
+
+class _KindsModel(Settings):
+    """``lexicons/kinds.yaml``: ``kinds: {name: {description, ids}}``."""
+
+    kinds: dict[Text, _KindModel | None]
+
+
 @functools.lru_cache(maxsize=8)
 def _kinds_cached(path: str) -> dict[str, KindSpec]:
-    file = Path(path)
-    try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise LexiconError(f"cannot read the kinds list {file}: {exc}") from exc
-    if not isinstance(data, dict) or not isinstance(data.get("kinds"), dict):
-        raise LexiconError(f"{file}: expected a mapping 'kinds: {{name: {{description, ids}}}}'")
-    kinds = {}
-    for name, spec in data["kinds"].items():
-        spec = spec or {}
-        ids = tuple(spec.get("ids") or ())
-        bad = [i for i in ids if i not in COURSE_IDS]
-        if bad:
-            raise LexiconError(f"{file}: kind {name!r} lists unknown course IDs {bad}")
-        kinds[str(name)] = KindSpec(str(name), str(spec.get("description", "")), ids)
-    return kinds
+    data = load_settings(Path(path), _KindsModel, error=LexiconError)
+    return {name: KindSpec(name, spec.description if spec else "", tuple(spec.ids or ()) if spec else ())
+            for name, spec in data.kinds.items()}
 
 
 def load_kinds(root: Path | str | None = None) -> dict[str, KindSpec]:
@@ -260,17 +268,17 @@ def load_kinds(root: Path | str | None = None) -> dict[str, KindSpec]:
 
 
 def _load_file(path: Path, language: str, kinds: dict[str, KindSpec]) -> list[LexiconEntry]:
+    text = read_text(path, LexiconError)  # bounded size, UTF-8 or a coded error with the line
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise LexiconError(f"{path}: cannot read ({exc}); save it as UTF-8") from exc
-    loader = yaml.SafeLoader(text)
-    try:
-        root = loader.get_single_node()
+        doc = parse_yaml(text, str(path), LexiconError)  # depth and alias budget checked before building
+        root, data = doc.root, doc.data
         if root is None:
             raise LexiconError(f"{path}:1: file is empty; it needs 'language:' and 'entries:'")
-        data = loader.construct_document(root)
-    except yaml.YAMLError as exc:
+    except LexiconError as exc:
+        cause = exc.__cause__
+        if not isinstance(cause, yaml.YAMLError):
+            raise
+        exc = cause
         # An unclosed bracket is noticed lines later: name where it was opened.
         context, problem_mark = getattr(exc, "context_mark", None), getattr(exc, "problem_mark", None)
         mark = context or problem_mark
@@ -281,8 +289,6 @@ def _load_file(path: Path, language: str, kinds: dict[str, KindSpec]) -> list[Le
         raise LexiconError(
             f"{path}:{line}: not valid YAML ({problem or exc}); fix the indentation, brackets or quoting"
         ) from exc
-    finally:
-        loader.dispose()
 
     try:
         header = _FileModel.model_validate(data)

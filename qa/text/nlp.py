@@ -24,6 +24,7 @@ match (``_PatternGate``); token offsets come straight from the words.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from bisect import bisect_right
@@ -32,10 +33,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import accumulate
 from pathlib import Path
+from typing import Annotated, Literal
 
 import ahocorasick
 import spacy
-import yaml
 from spacy.language import Language
 from spacy.matcher import Matcher, PhraseMatcher
 from spacy.tokens import Doc
@@ -49,6 +50,11 @@ from qa.text.lexicon import (
     lexicon_root,
     load_lexicon,
 )
+from pydantic import Field, Strict
+
+from qa.common.once import shared
+from qa.common.settings import Settings, Text
+from qa.common.settings import load_settings as load_yaml_settings
 from qa.text.segment import Segmenter, private_jieba
 
 MATCHING_FILE = "matching.yaml"
@@ -85,27 +91,47 @@ class MatchSettings:
     cache_size: int
 
 
+class _Negation(Settings):
+    window: dict[Literal["zh", "es", "en"], Annotated[int, Strict(), Field(ge=0, le=50)]]
+    barriers: list[Text] = []
+
+
+class _ZhMatching(Settings):
+    count_inside_words: list[Text] = []
+    never_inside: list[Text] = []
+
+
+class _Cache(Settings):
+    utterances: Annotated[int, Strict(), Field(ge=0, le=10_000_000)] = 10000
+
+
+class _MatchingModel(Settings):
+    """``lexicons/matching.yaml``."""
+
+    negation: _Negation
+    zh: _ZhMatching = _ZhMatching()
+    cache: _Cache = _Cache()
+
+
 def load_settings(language: str, root: Path | str | None = None) -> MatchSettings:
-    """Read lexicons/matching.yaml (the root's own copy if it has one)."""
+    """Read lexicons/matching.yaml (the root's own copy if it has one), validated with file and line."""
     path = config_file(MATCHING_FILE, root)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        negation = data["negation"]
-        window = int(negation["window"][language])
-        barriers = frozenset(str(b).lower() for b in negation.get("barriers", ()))
-        zh = data.get("zh", {}) if language == "zh" else {}
-        return MatchSettings(
-            negation_window=window,
-            barriers=barriers,
-            count_inside_words=frozenset(zh.get("count_inside_words", ())),
-            never_inside=frozenset(zh.get("never_inside", ())),
-            cache_size=int(data.get("cache", {}).get("utterances", 10000)),
-        )
-    except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError) as exc:
-        raise LexiconError(
-            f"{path}: cannot read matching settings for {language!r} ({exc!r}); "
-            f"it needs negation.window.{language} and negation.barriers"
-        ) from exc
+    data = _matching(str(path))
+    if language not in data.negation.window:
+        raise LexiconError(f"{path}: negation.window has no entry for {language!r}; add one")
+    zh = data.zh if language == "zh" else _ZhMatching()
+    return MatchSettings(
+        negation_window=data.negation.window[language],
+        barriers=frozenset(b.lower() for b in data.negation.barriers),
+        count_inside_words=frozenset(zh.count_inside_words),
+        never_inside=frozenset(zh.never_inside),
+        cache_size=data.cache.utterances,
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _matching(path: str) -> _MatchingModel:
+    return load_yaml_settings(Path(path), _MatchingModel, error=LexiconError)
 
 
 # --- pipelines ---------------------------------------------------------------

@@ -7,31 +7,18 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field
 
-from qa.common.overrides import with_override
-from qa.common.paths import DATA_FILES
-from qa.errors import CallqaError, ConfigError
+from qa.common.settings import Settings, shipped
+from qa.common.settings import load_settings as load_yaml_settings
+from qa.errors import CoachingConfigError, CoachingError  # noqa: F401 (re-exported)
 from qa.scoring.rubric import Texts
 
-SETTINGS_FILE = DATA_FILES / "coaching.yaml"
+SETTINGS_FILE = shipped("coaching.yaml")
 
 
-class CoachingError(CallqaError):
-    """A coaching report cannot be built as asked; the message says what to change."""
-
-    code = "E600"
-
-
-class CoachingConfigError(ConfigError):
-    """``coaching.yaml`` (or an override of it) is malformed."""
-
-    code = "E440"
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Strict(Settings):
+    """Unknown keys refused, numbers finite (see qa.common.settings.Settings)."""
 
 
 class _Weakest(_Strict):
@@ -82,16 +69,12 @@ class CoachingSettings(_Strict):
 
 
 @functools.lru_cache(maxsize=1)
-def _defaults() -> dict[str, Any]:
-    return yaml.safe_load(SETTINGS_FILE.read_text(encoding="utf-8"))
+def _defaults() -> CoachingSettings:
+    return load_yaml_settings(SETTINGS_FILE, CoachingSettings, error=CoachingConfigError)
 
 
 def load_settings(override: Path | Mapping[str, Any] | None = None) -> CoachingSettings:
     """The defaults of ``coaching.yaml`` with the keys of ``override`` (a YAML file or a mapping) replaced."""
-    merged, where = with_override(_defaults(), override, "coaching settings", CoachingConfigError,
-                                  hint=f"; see {SETTINGS_FILE}")
-    try:
-        return CoachingSettings.model_validate(merged)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise CoachingConfigError(f"{where}: {problems}") from exc
+    if override is None:
+        return _defaults()
+    return load_yaml_settings(SETTINGS_FILE, CoachingSettings, error=CoachingConfigError, override=override)

@@ -14,17 +14,22 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import yaml
+from pydantic import Field, Strict
 
 from qa.common.paths import DATA_FILES
 from qa.errors import QuestionDataError, UnsupportedLanguageError
+from qa.common.settings import Count, Flag, Settings, Text, shipped
+from qa.common.settings import load_settings as load_yaml_settings
 from qa.types import LANGUAGES
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-SETTINGS_FILE = DATA_FILES / "questions.yaml"
-LEXICON_DIR = REPO_ROOT / "lexicons"
+#: Where the paths in questions.yaml (``dataset:``) start: the package data folder qa/data, which holds
+#: datasets/ and lexicons/ (links to the repository's folders in a checkout, copies in a wheel).
+REPO_ROOT = DATA_ROOT = Path(str(shipped()))
+SETTINGS_FILE = shipped("questions.yaml")
+LEXICON_DIR = DATA_ROOT / "lexicons"
 
 #: Lexicon kinds this module reads (lexicons/<lang>/questions.yaml).
 KINDS: tuple[str, ...] = (
@@ -52,28 +57,62 @@ class Hit:
     end: int
 
 
+class _Rule(Settings):
+    name: Text
+    kind: Literal["question_particle", "question_word", "closed_cue", "open_cue", "controlling_cue", "tag_question"]
+    weight: Annotated[float, Strict(), Field(ge=-10, le=10, allow_inf_nan=False)]
+    pattern: Text
+
+
+Language = Literal["zh", "es", "en"]
+Weight = Annotated[float, Strict(), Field(ge=-10, le=10, allow_inf_nan=False)]
+
+
+class _Detection(Settings):
+    threshold: Weight
+    punctuation_weight: Weight
+    rising_pitch_weight: Weight
+    falling_pitch_weight: Weight
+    boundary_pattern: Text
+    split_after: dict[Language, Text] = {}
+    split_on_spaces: list[Language] = []
+    trim_to_onset: list[Language]
+    continuation: dict[Language, Text]
+    anchors: dict[Language, dict[Text, Literal["start", "end"]]]
+    fillers: dict[Language, Text]
+    rules: dict[Language, list[_Rule]]
+    embedding_frames: dict[Language, Text]
+    frame_cancels: list[Text]
+    not_tag: dict[Language, Text]
+
+
+class _Classifier(Settings):
+    analyzer: Literal["char", "char_wb", "word"]
+    ngram_range: tuple[Annotated[int, Strict(), Field(ge=1, le=10)], Annotated[int, Strict(), Field(ge=1, le=10)]]
+    sublinear_tf: Flag = False
+    C: Annotated[float, Strict(), Field(gt=0, le=1e6, allow_inf_nan=False)]
+    solver: Text = "lbfgs"
+    max_iter: Annotated[int, Strict(), Field(ge=1, le=1_000_000)]
+    threads: Annotated[int, Strict(), Field(ge=1, le=256)] = 1
+    cue_weight: Annotated[float, Strict(), Field(ge=0, le=100, allow_inf_nan=False)]
+    min_probability: Annotated[float, Strict(), Field(ge=0, le=1, allow_inf_nan=False)]
+
+
+class QuestionSettings(Settings):
+    """``qa/data/questions.yaml``: every key declared, so a typo is an error with its line."""
+
+    version: Count
+    dataset: Text
+    detection: _Detection
+    classifier: _Classifier
+
+
 @functools.lru_cache(maxsize=4)
 def load_settings(path: str | None = None) -> dict[str, Any]:
-    """qa/data/questions.yaml, checked for the keys this module needs."""
-    file = Path(path) if path else SETTINGS_FILE
-    try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise QuestionDataError(f"cannot read question settings {file}: {exc}; restore it from the repository") from exc
-    need = {
-        "detection": ("threshold", "punctuation_weight", "rising_pitch_weight", "falling_pitch_weight",
-                      "boundary_pattern", "anchors", "fillers", "rules", "embedding_frames", "frame_cancels",
-                      "not_tag", "continuation", "trim_to_onset"),
-        "classifier": ("analyzer", "ngram_range", "C", "max_iter", "cue_weight", "min_probability"),
-    }
-    if not isinstance(data, dict):
-        raise QuestionDataError(f"{file}: expected a mapping with 'detection:' and 'classifier:'")
-    for section, keys in need.items():
-        missing = [k for k in keys if k not in (data.get(section) or {})]
-        if missing:
-            raise QuestionDataError(f"{file}: section {section!r} lacks {', '.join(missing)}; "
-                                    f"add them (see the comments there)")
-    return data
+    """qa/data/questions.yaml (or ``path``), validated; returned as plain data for the detector and classifier."""
+    source = Path(path) if path else SETTINGS_FILE
+    model = load_yaml_settings(source, QuestionSettings, error=QuestionDataError)
+    return model.model_dump(mode="python")
 
 
 def check_language(language: str) -> None:

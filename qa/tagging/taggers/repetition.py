@@ -105,6 +105,14 @@ def tfidf_similarities(texts: Sequence[str], language: str) -> np.ndarray:
     then ``cosine_similarity``) to 1e-12, pinned by a test; its per-fit
     bookkeeping cost more than the arithmetic on a call's few dozen utterances.
     """
+    rows = tfidf_rows(texts, language)
+    if sparse_matmul_to_dense is None:
+        return cosine_similarity(rows)
+    return sparse_matmul_to_dense(rows, rows.T)
+
+
+def tfidf_rows(texts: Sequence[str], language: str) -> sparse.csr_matrix:
+    """The texts' TF-IDF vectors, l2-normalised: their dot products are the cosine similarities."""
     if language == "zh":
         matrix = _char_gram_counts(texts)
     else:
@@ -116,10 +124,14 @@ def tfidf_similarities(texts: Sequence[str], language: str) -> np.ndarray:
     np.log(idf, out=idf)
     idf += 1.0
     matrix.data *= idf[matrix.indices]
-    if sparse_matmul_to_dense is None:
-        return cosine_similarity(normalize(matrix, norm="l2", copy=False))
+    if inplace_csr_row_normalize_l2 is None:
+        return normalize(matrix, norm="l2", copy=False)
     inplace_csr_row_normalize_l2(matrix)
-    return sparse_matmul_to_dense(matrix, matrix.T)
+    return matrix
+
+
+#: Customer utterances compared at once (rows of one block of the similarity matrix).
+_BLOCK = 512
 
 
 def restatements(ctx: TagContext) -> list[tuple[Utterance, Utterance, float]]:
@@ -133,18 +145,28 @@ def _restatements(ctx: TagContext) -> list[tuple[Utterance, Utterance, float]]:
                 if u.role == "customer" and len(u.text.replace(" ", "")) >= th["min_chars"]]
     if len(customer) < 2:
         return []
-    sims = tfidf_similarities([u.text for u in customer], ctx.language)
+    rows = tfidf_rows([u.text for u in customer], ctx.language)
     starts = np.array([u.start for u in customer], dtype=np.float64)
     ends = np.array([u.end for u in customer], dtype=np.float64)
-    # pair (i, j), i < j: similar enough and far enough apart; each later utterance is
-    # reported once, against the first earlier one that qualifies
-    ok = (sims >= th["similarity"]) & (starts[None, :] - ends[:, None] >= th["min_distance"])
-    ok = np.triu(ok, k=1)
-    found = []
-    for j in np.flatnonzero(ok.any(axis=0)):
-        i = int(ok[:, j].argmax())
-        found.append((customer[i], customer[int(j)], float(sims[i, j])))
-    return found
+    # pair (i, j), i < j <= i + reach: similar enough and far enough apart; each later utterance is
+    # reported once, against the first earlier one that qualifies. Rows go in blocks so memory is
+    # block x (block + reach), not n x n (30,000 utterances were a 7 GB matrix).
+    n, reach, block = len(customer), int(th["max_earlier"]), _BLOCK
+    first: dict[int, tuple[int, float]] = {}
+    for low in range(0, n - 1, block):
+        high = min(n, low + block)
+        right = min(n, high + reach)
+        sims = (rows[low:high] @ rows[low:right].T).toarray()
+        i_idx = np.arange(low, high)[:, None]
+        j_idx = np.arange(low, right)[None, :]
+        ok = ((j_idx > i_idx) & (j_idx - i_idx <= reach) & (sims >= th["similarity"])
+              & (starts[None, low:right] - ends[low:high, None] >= th["min_distance"]))
+        for j in np.flatnonzero(ok.any(axis=0)):
+            column = low + int(j)
+            if column not in first:
+                i = int(ok[:, j].argmax())
+                first[column] = (low + i, float(sims[i, j]))
+    return [(customer[i], customer[j], sim) for j, (i, sim) in sorted(first.items())]
 
 
 def tag_repetition(ctx: TagContext) -> list[Finding]:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import statistics
 
-from qa.errors import CallqaError
+from qa.errors import AcousticsAlignmentError, CallqaError  # noqa: F401 (re-exported)
 from qa.tagging.context import TagContext, from_utterance, not_applicable
 from qa.types import Finding, UtteranceAcoustics
 
@@ -35,12 +35,6 @@ _KEYWORDS = {
     "forbidden": ("forbidden", "agent"),
     "cold": ("cold", "agent"),
 }
-
-
-class AcousticsAlignmentError(CallqaError):
-    """The acoustic measurements do not line up with the transcript's utterances."""
-
-    code = "E430"
 
 
 def clean_kinds(ctx: TagContext, index: int, *kinds: str) -> list:
