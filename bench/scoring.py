@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -27,7 +28,8 @@ from scipy.stats import spearmanr
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-STC3 = REPO.parent / "shared" / "data" / "dialogues" / "stc3" / "stc3_zh_dev.json"
+SHARED = Path(os.environ.get("CALLQA_SHARED_DATA", "/work/shared/data"))
+STC3 = SHARED / "dialogues" / "stc3" / "stc3_zh_dev.json"
 CHARS_PER_SECOND = 4.0
 
 
@@ -44,7 +46,8 @@ def to_transcript(dialogue: dict):
         t += duration + 1.0
     return Transcript(call_id=dialogue["id"], language="zh", duration=round(t, 2), utterances=utterances,
                       gaps=gaps_between(utterances, t), roles=RoleAssignment("import", 1.0),
-                      meta=CallMeta(call_id=dialogue["id"], language="zh"), source={"format": "stc3"})
+                      meta=CallMeta(call_id=dialogue["id"], language="zh"), source={"format": "stc3"},
+                      timing="text")
 
 
 def labels(dialogue: dict) -> dict[str, float]:

@@ -7,6 +7,10 @@ without audio: one utterance a line, ``start end role text``::
     # language: zh
     # call_id: demo-001
     00:00.0 00:04.2 agent 您好，工号1024为您服务，请问有什么可以帮您？
+
+An optional ``# timing: audio|text|unknown`` header says whether the times are
+real; ``text`` (a chat log, invented times) leaves holds, speech rate and
+overlap unjudged (``qa.timing``).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import TranscriptFormatError
+from .timing import TIMINGS
 from .types import LANGUAGES, CallMeta, Gap, RoleAssignment, Transcript, Utterance, Word
 
 FORMAT = "callqa.transcript"
@@ -72,6 +77,7 @@ def transcript_from_dict(data: dict[str, Any]) -> Transcript:
             language_probability=data.get("language_probability", 1.0),
             source=data.get("source", {}),
             asr=data.get("asr", {}),
+            timing=_timing(data.get("timing", "unknown"), "the transcript's timing"),
         )
     except (KeyError, TypeError) as exc:
         raise TranscriptFormatError(f"malformed transcript JSON: {exc}") from exc
@@ -89,6 +95,14 @@ def loads(text: str) -> Transcript:
     if not isinstance(data, dict):
         raise TranscriptFormatError("a transcript JSON file holds one object")
     return transcript_from_dict(data)
+
+
+def _timing(value: Any, where: str) -> str:
+    """audio | text | unknown: whether the transcript's times are real (see qa.timing)."""
+    if value not in TIMINGS:
+        raise TranscriptFormatError(f"{where} is {value!r}; use one of {', '.join(TIMINGS)} "
+                                    f"(text: a chat log or invented times, not judged on holds or speech rate)")
+    return value
 
 
 # ---------------------------------------------------------------- timed text
@@ -143,6 +157,9 @@ def parse_timed_text(text: str, default_call_id: str = "call", source: str = "<t
             continue
         utterances.append(Utterance(role=role, start=start, end=end, text=words.strip(), speaker=role))
     language = header.get("language", "").lower()
+    timing = header.get("timing", "unknown").lower()
+    if timing not in TIMINGS:
+        errors.append(f"header: '# timing: audio|text|unknown' (got {header.get('timing')!r})")
     if language not in LANGUAGES:
         errors.append(
             f"header: '# language: zh|es|en' is required (got {header.get('language')!r})"
@@ -175,6 +192,7 @@ def parse_timed_text(text: str, default_call_id: str = "call", source: str = "<t
         ),
         meta=meta,
         source={"format": "timed-text", "path": source},
+        timing=timing,
     )
 
 
@@ -193,7 +211,7 @@ def gaps_between(utterances: list[Utterance], duration: float, min_gap: float = 
 
 
 def to_timed_text(t: Transcript) -> str:
-    lines = [f"# language: {t.language}", f"# call_id: {t.call_id}"]
+    lines = [f"# language: {t.language}", f"# call_id: {t.call_id}", f"# timing: {t.timing}"]
     if t.meta is not None:
         for key in ("agent_id", "team", "started_at"):
             if getattr(t.meta, key):

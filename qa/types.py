@@ -126,6 +126,9 @@ class Transcript:
     language_probability: float = 1.0
     source: dict[str, Any] = field(default_factory=dict)  # path, sha256, format
     asr: dict[str, Any] = field(default_factory=dict)  # model and options used
+    #: Whether the times are real: audio (transcribed), text (a chat log, invented or
+    #: synthesised times: holds, rate, overlap and loudness are not judged), unknown.
+    timing: str = "unknown"
 
     def by_role(self, role: str) -> list[Utterance]:
         return [u for u in self.utterances if u.role == role]

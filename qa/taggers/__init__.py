@@ -9,6 +9,7 @@ from __future__ import annotations
 from ..tagging import Tagger
 from .address import tag_address
 from .cues import tag_cues
+from .outcome import tag_outcome
 from .overlap import tag_overlap
 from .phases import tag_phases
 from .questions import tag_questions
@@ -29,4 +30,5 @@ TAGGERS: dict[str, Tagger] = {
     "stages@1": tag_stages,
     "cues@1": tag_cues,
     "phases@1": tag_phases,
+    "outcome@1": tag_outcome,
 }
