@@ -15,6 +15,8 @@ from typing import Any, Literal
 Role = Literal["agent", "customer", "unknown"]
 ROLES: tuple[str, ...] = ("agent", "customer", "unknown")
 LANGUAGES: tuple[str, ...] = ("zh", "es", "en")
+#: Transcript.timing: real times (audio), a chat log or invented times (text), or not said (unknown).
+TIMINGS: tuple[str, ...] = ("audio", "text", "unknown")
 
 #: Course IDs from shared/COURSE.md that lexicons, rubric and findings use.
 COURSE_IDS: tuple[str, ...] = (
@@ -194,3 +196,12 @@ class Scorecard:
     warnings: list[str] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
     meta: CallMeta | None = None
+
+
+@dataclass(frozen=True)
+class UtteranceAcoustics:
+    """Loudness and pitch of one utterance, from its own channel (None where unvoiced)."""
+
+    loudness_db: float | None
+    pitch_hz: float | None
+    final_pitch_slope: float | None = None  # semitones per second over the last 0.5 s
