@@ -372,16 +372,17 @@ def fit(raw_base: dict[str, Any], cases: list[Case]) -> Fit:
             if item.id in verdict_fixed:
                 continue  # the reviewers' verdicts already decided this item's rules
             chosen = None
-            for v in _variants(raw, rubric, rated, only=k):
+            for v in _variants(raw, rubric, rated, only=k):  # judged with the current weights (fast)...
                 trial = table.with_column(k, _status_column(_item_of(v.raw_item), rubric, rated))
-                trial_weights = _fit_weights(trial, ranks, base)
-                score = spearman(trial.scores(trial_weights), ranks)
+                score = spearman(trial.scores(weights), ranks)
                 if score > best + MIN_GAIN:
-                    chosen, best, best_table, best_weights = v, score, trial, trial_weights
-            if chosen is not None:
+                    chosen, best, best_table = v, score, trial
+            if chosen is not None:  # ...and the weights refitted once a change is kept
                 raw["items"][k] = chosen.raw_item
                 rubric = Rubric.model_validate(raw)
-                table, weights = best_table, best_weights
+                table = best_table
+                weights = _fit_weights(table, ranks, base)
+                best = spearman(table.scores(weights), ranks)
                 changes.append(f"{chosen.description} (training Spearman {best:.3f})")
         for item, w, b in zip(raw["items"], weights, base):
             item["weight"] = round(float(w), 2)
