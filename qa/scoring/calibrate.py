@@ -403,9 +403,12 @@ class Report:
     fold_spearman_after: list[float] = field(default_factory=list)
     items: dict[str, dict[str, Any]] = field(default_factory=dict)  # per item verdict agreement/kappa
     changes: list[str] = field(default_factory=list)
+    #: each call's score by the base rubric and by the rubric fitted without its fold (for other measures)
+    scores_before: list[float] = field(default_factory=list, repr=False)
+    scores_after: list[float] = field(default_factory=list, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items()}
+        return {k: v for k, v in self.__dict__.items() if not k.startswith("scores_")}
 
 
 def _kappa(a: list[str], b: list[str]) -> float | None:
@@ -464,6 +467,7 @@ def cross_validate(raw_base: dict[str, Any], cases: list[Case], folds: int = FOL
             y = [cases[i].label.rating for i in rated_test]
             report.fold_spearman_before.append(round(spearman(before_scores[rated_test], np.array(y)), 3))
             report.fold_spearman_after.append(round(spearman(after_scores[rated_test], np.array(y)), 3))
+    report.scores_before, report.scores_after = before_scores.tolist(), after_scores.tolist()
     rated = [i for i in index if cases[i].label.rating is not None]
     if rated:
         y = np.array([cases[i].label.rating for i in rated])
@@ -520,7 +524,14 @@ def calibrate(base_text: str, cases: list[Case], data: str, base_source: str = "
         "weight_bounds": f"{WEIGHT_FLOOR:g}x to {WEIGHT_CAP:g}x the base rubric's weight",
         "changes": final.changes,
     }
-    header = (f"# Written by `callqa calibrate` (callqa {__version__}) from {base_source}; see `calibration:` at the\n"
+    leading = []  # the base file's opening comment block (how to read a rubric) stays on top
+    for line in base_text.splitlines():
+        if not line.startswith("#"):
+            break
+        if not line.startswith("# Written by `callqa calibrate`") and not line.startswith("# end for the data"):
+            leading.append(line + "\n")
+    base_header = "".join(leading)
+    header = base_header + (f"# Written by `callqa calibrate` (callqa {__version__}) from {base_source}; see `calibration:` at the\n"
               f"# end for the data, the cross-validated agreement and every change. Edit freely: its sha256 is its version.\n")
     text = header + yaml.safe_dump(raw, allow_unicode=True, sort_keys=False, width=120)
     return Calibration(parse_rubric(text, "<calibrated>"), text, report)
