@@ -300,7 +300,9 @@ def _variants(raw: dict[str, Any], rubric: Rubric, cases: list[Case], only: int 
                     seen = _values_seen(item, matcher, cases)
                     if len(seen) < MIN_ITEM_VERDICTS:
                         continue  # too few values to place a threshold
-                    candidates = sorted({round(float(q), 3) for q in np.quantile(seen, [0.1, 0.25, 0.5, 0.75, 0.9])}
+                    lo, hi = min(seen), max(seen)  # a threshold every value passes turns the rule into "always"
+                    candidates = sorted({round(float(q), 3) for q in np.quantile(seen, [0.1, 0.25, 0.5, 0.75, 0.9])
+                                         if (key == "value_min" and q > lo) or (key == "value_max" and q < hi)}
                                         - {float(matcher[key])})
                 for value in candidates:
                     changed = copy.deepcopy(raw_item)
