@@ -388,9 +388,9 @@ def agreement(store: StoreOpt = None,
 @app.command()
 def calibrate(
     out_path: Annotated[Path, typer.Option("--out", help="the new rubric file (never the one in use)")],
-    labels: Annotated[Optional[Path], typer.Option("--labels", help="CSV or JSON: call_id, rating and/or item verdicts")] = None,
+    labels: Annotated[Path | None, typer.Option("--labels", help="CSV or JSON: call_id, rating and/or item verdicts")] = None,
     from_store: Annotated[bool, typer.Option("--from-store", help="use the reviewer verdicts in the store")] = False,
-    transcripts: Annotated[Optional[Path], typer.Option("--transcripts", help="folder of <call_id>.json/.txt [default: calls in the store]")] = None,
+    transcripts: Annotated[Path | None, typer.Option("--transcripts", help="folder of <call_id>.json/.txt [default: calls in the store]")] = None,
     rubric: RubricOpt = None, store: StoreOpt = None,
     attribution: Annotated[str, typer.Option("--attribution", help="credit for the labels (kept in the rubric)")] = "",
     force: Annotated[bool, typer.Option("--force", help="replace --out if it exists")] = False,
