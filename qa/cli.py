@@ -386,6 +386,29 @@ def agreement(store: StoreOpt = None,
 
 
 @app.command()
+def calibrate(
+    out_path: Annotated[Path, typer.Option("--out", help="the new rubric file (never the one in use)")],
+    labels: Annotated[Path | None, typer.Option("--labels", help="CSV or JSON: call_id, rating and/or item verdicts")] = None,
+    from_store: Annotated[bool, typer.Option("--from-store", help="use the reviewer verdicts in the store")] = False,
+    transcripts: Annotated[Path | None, typer.Option("--transcripts", help="folder of <call_id>.json/.txt [default: calls in the store]")] = None,
+    rubric: RubricOpt = None, store: StoreOpt = None,
+    attribution: Annotated[str, typer.Option("--attribution", help="credit for the labels (kept in the rubric)")] = "",
+    force: Annotated[bool, typer.Option("--force", help="replace --out if it exists")] = False,
+) -> None:
+    """Fit a rubric to human judgements (a new file); print cross-validated agreement before and after."""
+    from qa.pipeline.calibration import run_calibration
+
+    try:
+        db = _open_store(store) if (from_store or transcripts is None) else None
+        path, result = run_calibration(out_path, None if from_store else labels, db, transcripts, rubric,
+                                       attribution, force)
+    except CallqaError as exc:
+        err.print(f"[red]{exc}[/red]", highlight=False)
+        raise typer.Exit(1)
+    out.print_json(data={"rubric": str(path), "version": result.rubric.version_tag, **result.report.as_dict()})
+
+
+@app.command()
 def rescore(
     rubric: Annotated[Path, typer.Option("--rubric", help="the new rubric")],
     store: StoreOpt = None,

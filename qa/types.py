@@ -15,6 +15,8 @@ from typing import Any, Literal
 Role = Literal["agent", "customer", "unknown"]
 ROLES: tuple[str, ...] = ("agent", "customer", "unknown")
 LANGUAGES: tuple[str, ...] = ("zh", "es", "en")
+#: Transcript.timing: real times (audio), a chat log or invented times (text), or not said (unknown).
+TIMINGS: tuple[str, ...] = ("audio", "text", "unknown")
 
 #: Course IDs from shared/COURSE.md that lexicons, rubric and findings use.
 COURSE_IDS: tuple[str, ...] = (
@@ -126,6 +128,9 @@ class Transcript:
     language_probability: float = 1.0
     source: dict[str, Any] = field(default_factory=dict)  # path, sha256, format
     asr: dict[str, Any] = field(default_factory=dict)  # model and options used
+    #: Whether the times are real: audio (transcribed), text (a chat log, invented or
+    #: synthesised times: holds, rate, overlap and loudness are not judged), unknown.
+    timing: str = "unknown"
 
     def by_role(self, role: str) -> list[Utterance]:
         return [u for u in self.utterances if u.role == role]

@@ -25,8 +25,8 @@ def test_default_rubric_covers_every_scored_course_id():
 def test_rubric_version_changes_with_its_content():
     text = load_rubric().source and Path(load_rubric().source).read_text(encoding="utf-8")
     a = parse_rubric(text)
-    b = parse_rubric(text.replace("weight: 10", "weight: 11", 1))
-    assert a.version_tag != b.version_tag and a.version_tag.startswith("v1-")
+    b = parse_rubric(text.replace("partial_credit: 0.5", "partial_credit: 0.6", 1))
+    assert a.version_tag != b.version_tag and a.version_tag.startswith(f"v{a.version}-")
 
 
 @pytest.mark.parametrize("name,message", [

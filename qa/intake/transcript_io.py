@@ -7,6 +7,10 @@ without audio: one utterance a line, ``start end role text``::
     # language: zh
     # call_id: demo-001
     00:00.0 00:04.2 agent 您好，工号1024为您服务，请问有什么可以帮您？
+
+An optional ``# timing: audio|text|unknown`` header says whether the times are
+real; ``text`` (a chat log, invented times) leaves holds, speech rate and
+overlap unjudged (``qa.scoring.timing``).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError
 from qa.common.limits import check_bytes, check_transcript, limits, load_json, precheck_counts
 from qa.common.settings import Settings, load_settings, shipped
 from qa.errors import InputLimitError, TranscriptFormatError
-from qa.types import LANGUAGES, CallMeta, Gap, RoleAssignment, Transcript, Utterance, Word
+from qa.types import LANGUAGES, TIMINGS, CallMeta, Gap, RoleAssignment, Transcript, Utterance, Word
 
 FORMAT = "callqa.transcript"
 VERSION = 1
@@ -111,6 +115,7 @@ class _TranscriptForm(_Form):
     language_probability: _Prob = 1.0
     source: dict[_Str, Any] = {}
     asr: dict[_Str, Any] = {}
+    timing: Literal["audio", "text", "unknown"] = "unknown"
 
 
 def _json_path(loc: tuple[Any, ...]) -> str:
@@ -166,6 +171,7 @@ def transcript_from_dict(data: Any, source: str = "<json>") -> Transcript:
         language_probability=form.language_probability,
         source=dict(form.source),
         asr=dict(form.asr),
+        timing=form.timing,
     )
     check_transcript(transcript, source)
     return transcript
@@ -312,6 +318,9 @@ def parse_timed_text(text: str, default_call_id: str = "call", source: str = "<t
             continue
         turns.append((number, start, end, role, words))
     language = header.get("language", "").lower()
+    timing = header.get("timing", "unknown").lower()
+    if timing not in TIMINGS:
+        errors.append(f"header: '# timing: audio|text|unknown' (got {header.get('timing')!r})")
     if language not in LANGUAGES:
         errors.append("header: '# language: zh|es|en' is required")
     if errors:
@@ -336,6 +345,8 @@ def parse_timed_text(text: str, default_call_id: str = "call", source: str = "<t
     if estimated:
         notes.append(f"{estimated} turn(s) without times: times estimated from their length "
                      f"({settings.untimed.chars_per_second[language]:g} characters a second)")
+        if "timing" not in header:
+            timing = "text"  # estimated times are not audio: holds and speech rate stay unjudged
     utterances.sort(key=lambda u: (u.start, u.end))
     call_id = header.get("call_id") or default_call_id
     meta = CallMeta(
@@ -363,6 +374,7 @@ def parse_timed_text(text: str, default_call_id: str = "call", source: str = "<t
         ),
         meta=meta,
         source={"format": "timed-text", "path": source},
+        timing=timing,
     )
     check_transcript(transcript, source)
     return transcript
@@ -388,7 +400,7 @@ def gaps_between(utterances: list[Utterance], duration: float, min_gap: float = 
 
 
 def to_timed_text(t: Transcript) -> str:
-    lines = [f"# language: {t.language}", f"# call_id: {t.call_id}"]
+    lines = [f"# language: {t.language}", f"# call_id: {t.call_id}", f"# timing: {t.timing}"]
     if t.meta is not None:
         for key in ("agent_id", "team", "started_at"):
             if getattr(t.meta, key):

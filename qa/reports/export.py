@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
+from qa.reports.validity import item_figure, trust
 from qa.types import Finding, Scorecard
 
 
@@ -26,6 +27,7 @@ def scorecard_to_dict(s: Scorecard, disputes: dict[str, Any] | None = None) -> d
         "final_stage": s.final_stage,
         "complaint_class": s.complaint_class,
         "rubric_version": s.rubric_version,
+        "trust": trust(),  # README "How far to trust the score": how well the score agrees with people
         "warnings": s.warnings,
         "summary": s.summary,
         "meta": meta,
@@ -34,7 +36,7 @@ def scorecard_to_dict(s: Scorecard, disputes: dict[str, Any] | None = None) -> d
                 "id": i.id, "status": i.status, "points": i.points, "max_points": i.max_points,
                 "auto_fail": i.auto_fail, "reason": i.reason,
                 "evidence": [{"role": e.role, "start": e.start, "end": e.end, "text": e.text} for e in i.evidence],
-                "tip": i.tip, "tip_en": i.tip_en,
+                "tip": i.tip, "tip_en": i.tip_en, "agreement": item_figure(i.id),
             }
             for i in s.items
         ],

@@ -25,6 +25,7 @@ from markupsafe import Markup
 from qa.common.settings import read_yaml
 from qa.errors import ConfigError
 from qa.reports.text import FindingIndex, UtteranceIndex, clean_text, clock, role_label, segments, shorten
+from qa.reports.validity import trust
 from qa.types import COURSE_IDS, Finding, Scorecard, Transcript, UtteranceAcoustics
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
@@ -373,6 +374,7 @@ def render_scorecard_html(
         "score": scorecard.score,
         "score_band": score_band,
         "rubric_version": clean_text(scorecard.rubric_version),
+        "trust": trust(),
         "peak": _named(scorecard.peak_stage, settings["stages"]),
         "final": _named(scorecard.final_stage, settings["stages"]),
         "klass": _named(scorecard.complaint_class, settings["classes"]),

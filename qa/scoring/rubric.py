@@ -19,6 +19,8 @@ from qa.types import check_course_id
 
 DEFAULT_RUBRIC = Path(__file__).resolve().parents[2] / "rubrics" / "default.yaml"
 STATUSES = ("pass", "partial", "fail", "n/a")
+#: The largest weight an item may have: weights are relative, so anything above is a typo (1e308) or a bug.
+MAX_WEIGHT = 1000.0
 
 
 class Matcher(BaseModel):
@@ -90,9 +92,12 @@ class Item(BaseModel):
     id: str
     title: Texts
     course: str = ""
-    weight: float = Field(gt=0)
+    weight: float = Field(gt=0, le=MAX_WEIGHT, allow_inf_nan=False)
     applies_if: tuple[Rule, ...] | None = None
     na_reason: str = "not applicable to this call"
+    #: When ``applies_if`` does not hold: None = n/a (left out of the score); or the
+    #: status to count instead (``callqa calibrate`` sets it when the data says so).
+    na_status: Literal["pass", "partial", "fail"] | None = None
     auto_fail_if: tuple[Rule, ...] = ()
     fail_if: tuple[Rule, ...] = ()
     partial_if: tuple[Rule, ...] = ()
@@ -111,8 +116,10 @@ class Rubric(BaseModel):
 
     name: str
     version: int
-    partial_credit: float = Field(ge=0, le=1)
+    partial_credit: float = Field(ge=0, le=1, allow_inf_nan=False)
     items: tuple[Item, ...] = Field(min_length=1)
+    #: Provenance written by ``callqa calibrate``: data, n, fold scores, date, callqa version.
+    calibration: dict[str, Any] | None = None
     sha256: str = ""
     source: str = ""
 

@@ -11,6 +11,7 @@ import statistics
 from typing import Any
 
 from qa.scoring.rubric import AllOf, Item, Matcher, Rubric, Rule, load_rubric
+from qa.scoring.timing import judged_findings, real_timing, untimed_items
 from qa.types import Evidence, Finding, ItemScore, Scorecard, Transcript
 
 MAX_EVIDENCE = 6
@@ -96,6 +97,9 @@ def score_item(item: Item, findings: list[Finding], rubric: Rubric, language: st
         reasons = [f.detail.get("reason", "") for f in findings if f.id == item.id and f.kind == "not_applicable"]
         return result("n/a", [], f"n/a: {'; '.join(r for r in reasons if r) or 'the taggers could not judge it'}")
     if item.applies_if is not None and _first_true(item.applies_if, item.id, findings) is None:
+        if item.na_status is not None:  # the rubric counts "does not apply" as a status (calibrated)
+            return result(item.na_status, [], f"{item.na_status}: {item.na_reason} (counted as "
+                                              f"{item.na_status} by the rubric's na_status)")
         return result("n/a", [], f"n/a: {item.na_reason}")
     hits = _first_true(item.auto_fail_if, item.id, findings)
     if hits is not None:
@@ -135,6 +139,9 @@ def summarise(transcript: Transcript, findings: list[Finding]) -> dict[str, Any]
 def warnings_for(transcript: Transcript) -> list[str]:
     """What the reviewer should check by ear before trusting the scorecard."""
     out: list[str] = []
+    if not real_timing(transcript):
+        out.append("the transcript's times are not real (timing: text): holds, dead air, speech rate, "
+                   "talking over and loudness were not judged")
     roles = transcript.roles
     if not roles.separated:
         out.append("agent and customer could not be told apart: items about either side are unreliable")
@@ -160,6 +167,11 @@ def warnings_for(transcript: Transcript) -> list[str]:
 
 def score_call(transcript: Transcript, findings: list[Finding], rubric: Rubric | None = None) -> Scorecard:
     rubric = rubric or load_rubric()
+    findings = judged_findings(transcript, findings)  # no holds, rate or overlap on invented times
+    if not real_timing(transcript):
+        findings = findings + [Finding(id=i, kind="not_applicable", value=None, role="unknown", start=0.0, end=0.0,
+                                       text="", detail={"reason": f"timing: {transcript.timing}: {why}"})
+                               for i, why in untimed_items().items()]
     na_ids = {f.id for f in findings if f.kind == "not_applicable"}
     items = [score_item(item, findings, rubric, transcript.language, na_ids) for item in rubric.items]
     applicable = [i for i in items if i.status != "n/a"]

@@ -121,6 +121,7 @@ def transcribe(recording: Recording, options: TranscribeOptions | None = None, p
         roles=roles,
         meta=recording.meta,
         language_probability=round(float(language_probability), 4),
+        timing="audio",
         source={"path": str(recording.path), "sha256": recording.sha256, "codec": recording.codec,
                 "channels": recording.channels, "sample_rate": recording.sample_rate},
         asr=_asr_record(options, settings, time.perf_counter() - started),

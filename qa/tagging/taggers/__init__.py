@@ -9,6 +9,7 @@ from __future__ import annotations
 from qa.tagging.context import Tagger
 from qa.tagging.taggers.address import tag_address
 from qa.tagging.taggers.cues import tag_cues
+from qa.tagging.taggers.outcome import tag_outcome
 from qa.tagging.taggers.overlap import tag_overlap
 from qa.tagging.taggers.phases import tag_phases
 from qa.tagging.taggers.questions import tag_questions
@@ -29,4 +30,5 @@ TAGGERS: dict[str, Tagger] = {
     "stages@1": tag_stages,
     "cues@1": tag_cues,
     "phases@1": tag_phases,
+    "outcome@1": tag_outcome,
 }

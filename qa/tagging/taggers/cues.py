@@ -17,7 +17,8 @@ P5 将心比心 — ``empathy`` (理解您的心情, "I understand how frustrati
 P6 迅速补救 — ``concrete_action`` when a commitment (我现在就为您…, "I'll process")
 and a time (24小时内, "by tomorrow") come in the same or adjacent agent utterances
 within ``cues.action_window`` s (value: seconds after the complaint); else
-``no_concrete_action``. 我会尽快处理 is not concrete: a time needs a lexicon weight of at
+``no_concrete_action`` (and ``commitment_without_time`` for each commitment that has no time:
+half a remedy). 我会尽快处理 is not concrete: a time needs a lexicon weight of at
 least ``cues.min_time_weight`` (尽快, 稍后 are weak).
 R2 — ``restatement`` (您的意思是…, 我确认一下…) and ``open_question_then_restatement``
 when an agent open question precedes it within ``cues.restatement_window`` s.
@@ -183,6 +184,8 @@ def _p6(ctx: TagContext, agent: list[int], complaint: Utterance) -> list[Finding
         times = [(j, m) for j in nearby for m in ctx.kinds(j, "time_expression") if m.entry.weight >= min_weight]
         if not times:
             without_time += 1
+            findings.append(from_utterance("P6", "commitment_without_time", commitments[0].text, us[i],
+                                           {"commitment": commitments[0].text}))
             continue
         j, when = min(times, key=lambda t: abs(t[0] - i))
         findings.append(from_utterance(
@@ -191,7 +194,7 @@ def _p6(ctx: TagContext, agent: list[int], complaint: Utterance) -> list[Finding
              "time_in": "same utterance" if j == i else "adjacent utterance",
              "complaint_start": complaint.start, "complaint_text": complaint.text},
         ))
-    if not findings:
+    if not any(f.kind == "concrete_action" for f in findings):
         findings.append(from_utterance("P6", "no_concrete_action", None, us[agent[-1]],
                                        {"commitments_without_time": without_time,
                                         "complaint_start": complaint.start}))

@@ -1,0 +1,61 @@
+"""``callqa calibrate`` end to end: labelled calls -> cases -> cross-validated fit -> a new rubric file.
+
+The calls come from the store (reviewed before: their transcript and findings
+are there) or from a folder of transcripts named ``<call_id>.json`` / ``.txt``
+(tagged here, as ``callqa score`` would). The labels come from a file
+(``qa.scoring.calibrate.read_labels``) or from the reviewer verdicts in the store.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from qa.intake.transcript_io import read_transcript
+from qa.pipeline.review import ReviewOptions, review_transcript
+from qa.scoring.calibrate import (Calibration, CalibrationError, Case, Label, calibrate, cases_from_store,
+                                  file_digest, labels_from_store, read_labels, write_rubric)
+from qa.scoring.rubric import DEFAULT_RUBRIC
+
+
+def cases_from_folder(folder: Path, labels: list[Label]) -> list[Case]:
+    """Tag each labelled call's transcript from ``folder`` (``<call_id>.json`` or ``.txt``)."""
+    folder = Path(folder)
+    cases, missing = [], []
+    for label in labels:
+        path = next((p for p in (folder / f"{label.call_id}.json", folder / f"{label.call_id}.txt") if p.is_file()), None)
+        if path is None:
+            missing.append(label.call_id)
+            continue
+        transcript, findings, _ = review_transcript(read_transcript(path), ReviewOptions())
+        cases.append(Case(transcript, findings, label))
+    if missing:
+        shown = ", ".join(missing[:5]) + (" …" if len(missing) > 5 else "")
+        raise CalibrationError(f"{len(missing)} labelled call(s) have no transcript in {folder} ({shown})")
+    return cases
+
+
+def run_calibration(out: Path, labels_path: Path | None = None, store=None, transcripts: Path | None = None,
+                    rubric: Path | None = None, attribution: str = "", force: bool = False) -> tuple[Path, Calibration]:
+    """Calibrate ``rubric`` (default: the shipped one) and write the result to ``out``."""
+    base = Path(rubric or DEFAULT_RUBRIC)
+    if labels_path is not None:
+        labels = read_labels(labels_path)
+        data = f"labels file {Path(labels_path).name} (sha256 {file_digest(labels_path)[:16]})"
+    elif store is not None:
+        labels = labels_from_store(store)
+        data = "reviewer verdicts in the store (callqa dispute)"
+    else:
+        raise CalibrationError("give a labels file (--labels) or use the reviewer verdicts in the store (--from-store)")
+    if transcripts is not None:
+        cases = cases_from_folder(transcripts, labels)
+    elif store is not None:
+        cases = cases_from_store(store, labels)
+    else:
+        raise CalibrationError("say where the labelled calls are: --transcripts DIR or the store")
+    out = Path(out)
+    if out.resolve() == base.resolve():  # before the (long) fit: never over the rubric in use
+        raise CalibrationError(f"{out} is the rubric in use: write the calibrated rubric to a new file")
+    if out.exists() and not force:
+        raise CalibrationError(f"{out} exists: choose another --out, or pass --force to replace it")
+    result = calibrate(base.read_text(encoding="utf-8"), cases, data, str(base), attribution)
+    return write_rubric(result, out, base, force=force), result
