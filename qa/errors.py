@@ -94,6 +94,12 @@ class QuestionDataError(ConfigError):
     code = "E412"
 
 
+class RealSetError(ConfigError):
+    """A labelled real set (datasets/real/) is malformed, or points at text that is not there."""
+
+    code = "E415"
+
+
 class RubricError(ConfigError):
     """A rubric file is malformed; the message names the item and line."""
 
