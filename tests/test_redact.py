@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from qa.errors import ConfigError, UnsupportedLanguageError
-from qa.redact import (
+from qa.privacy.redact import (
     RedactConfigError,
     Redacted,
     load_redact_settings,
