@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from qa.realsets import SOURCES, Ref, dialogues, resolve  # noqa: E402
+from qa.intake.realsets import SOURCES, Ref, dialogues, resolve  # noqa: E402
 
 _ZH_BOUNDARY = re.compile(r"[。！!？?；;\n～~…】\]]")
 _LATIN_BOUNDARY = re.compile(r"(?<=[.!?])\s+|[\n¡]")
@@ -85,7 +85,7 @@ def candidates(source: str) -> list[tuple[Ref, str, str]]:
 
 
 def _oasis_acts() -> dict[tuple[str, int], str]:
-    from qa.realsets import shared_data_dir
+    from qa.intake.realsets import shared_data_dir
     lines = (shared_data_dir() / SOURCES["oasis"][0]).read_text(encoding="utf-8").splitlines()
     acts, key, previous, index = {}, "L1", "greet", -1
     for number, line in enumerate(lines, 1):
@@ -102,7 +102,7 @@ def _oasis_acts() -> dict[tuple[str, int], str]:
 
 def _dihana_acts() -> dict[tuple[str, int], str]:
     import csv
-    from qa.realsets import shared_data_dir
+    from qa.intake.realsets import shared_data_dir
     acts, index = {}, {}
     with (shared_data_dir() / SOURCES["dihana"][0]).open(encoding="utf-8", newline="") as handle:
         for row in csv.DictReader(handle):

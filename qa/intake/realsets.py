@@ -29,7 +29,7 @@ from pathlib import Path
 
 from qa.errors import RealSetError
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 REAL_DIR = REPO_ROOT / "datasets" / "real"
 SHARED_ENV = "CALLQA_SHARED_DATA"
 #: Share of dialogues in the test split (by a hash of source and dialogue id).
