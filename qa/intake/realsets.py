@@ -51,6 +51,8 @@ SOURCES: dict[str, tuple[str | None, str]] = {
     "abcd": (None, "en"),
 }
 LICENSED_TEXTS = REAL_DIR / "licensed" / "dialogues.jsonl"
+#: Sources whose text ships with callqa (their licences allow it): the only real text the shipped models train on.
+SHIPPABLE: tuple[str, ...] = tuple(name for name, (path, _) in SOURCES.items() if path is None)
 
 
 @dataclass(frozen=True)
@@ -272,15 +274,20 @@ def _int(row: dict[str, str], key: str, file: Path) -> int:
         raise RealSetError(f"{file}:{row['line']}: {key} must be an integer, got {row[key]!r}") from None
 
 
-def load_real_questions(path: Path | None = None) -> tuple[list[RealQuestion], list[str]]:
+def load_real_questions(path: Path | None = None, sources: Iterable[str] | None = None,
+                        ) -> tuple[list[RealQuestion], list[str]]:
     """The labelled real questions whose text is here, and the sources skipped because it is not.
 
-    Each row is checked: known source and label, the source's language, and the split the
-    dialogue hash gives (a row cannot move between splits by hand).
+    ``sources`` keeps only those sources (``SHIPPABLE`` for the ones a user's install has). Each row
+    is checked: known source and label, the source's language, and the split the dialogue hash
+    gives (a row cannot move between splits by hand).
     """
     file = path or QUESTIONS_FILE
+    wanted = set(sources) if sources is not None else None
     found, skipped = [], []
     for row in read_tsv(file, QUESTION_COLUMNS):
+        if wanted is not None and row["source"] not in wanted:
+            continue
         source = row["source"]
         language = _spec(source)[1]
         where = f"{file}:{row['line']}"
