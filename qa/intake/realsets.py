@@ -80,9 +80,13 @@ def shared_data_dir() -> Path | None:
     return next((p for p in candidates if p.is_dir()), None)
 
 
-def split_of(source: str, dialogue: str) -> str:
-    """'test' for about TEST_SHARE of the dialogues, fixed by a hash of source and id; else 'train'."""
-    digest = hashlib.sha1(f"{source}:{dialogue}".encode()).digest()
+def split_of(source: str, dialogue: str, salt: str = "") -> str:
+    """'test' for about TEST_SHARE of the dialogues, fixed by a hash of source and id; else 'train'.
+
+    Each labelled set has its own ``salt`` (the questions none, the dialogues "dialogues"): the
+    dialogues were picked in the order of the unsalted hash, which would have put them all in test.
+    """
+    digest = hashlib.sha1(f"{salt}{source}:{dialogue}".encode()).digest()
     return "test" if int.from_bytes(digest[:4], "big") / 2 ** 32 < TEST_SHARE else "train"
 
 
@@ -306,3 +310,79 @@ def load_real_questions(path: Path | None = None, sources: Iterable[str] | None 
                   _int(row, "start", file), _int(row, "end", file))
         found.append(RealQuestion(row["id"], language, ref, row["role"], row["label"], row["split"], resolve(ref)))
     return found, skipped
+
+
+# --- the labelled dialogue set (complaint stages and item verdicts) -----------------------------
+
+DIALOGUES_FILE = REAL_DIR / "dialogues.tsv"
+#: Items whose verdict a text allows and the labeller gave (definitions in datasets/README.md).
+VERDICT_ITEMS: tuple[str, ...] = ("P1", "P2", "P5", "R4", "R6", "P4")
+DIALOGUE_COLUMNS = ("id", "source", "dialogue", "peak", "final", *VERDICT_ITEMS, "split")
+STAGES = tuple(f"S{i}" for i in range(7))
+VERDICTS = ("pass", "fail", "n/a")
+DIALOGUE_SALT = "dialogues"
+#: Text chats have no timings: each turn lasts its length at this rate (characters per second), then a gap.
+CHARS_PER_SECOND = 4.0
+TURN_GAP = 1.0
+
+
+@dataclass(frozen=True)
+class RealDialogue:
+    """One real dialogue with the labeller's peak and final stage and item verdicts."""
+
+    id: str
+    source: str
+    dialogue: str
+    language: str
+    peak: str
+    final: str
+    verdicts: dict[str, str]
+    split: str
+    turns: tuple[Turn, ...]
+
+
+def load_real_dialogues(path: Path | None = None) -> tuple[list[RealDialogue], list[str]]:
+    """The labelled dialogues whose text is here, and the sources skipped because it is not."""
+    file = path or DIALOGUES_FILE
+    found, skipped = [], []
+    for row in read_tsv(file, DIALOGUE_COLUMNS):
+        source, where = row["source"], f"{file}:{row['line']}"
+        language = _spec(source)[1]
+        bad = [f"{key} {row[key]!r}" for key in ("peak", "final") if row[key] not in STAGES]
+        bad += [f"{key} {row[key]!r}" for key in VERDICT_ITEMS if row[key] not in VERDICTS]
+        if bad:
+            raise RealSetError(f"{where}: bad {', '.join(bad)}; stages are S0..S6, verdicts {', '.join(VERDICTS)}")
+        expected = split_of(source, row["dialogue"], DIALOGUE_SALT)
+        if row["split"] != expected:
+            raise RealSetError(f"{where}: split {row['split']!r}, but dialogue {row['dialogue']} is in {expected!r}")
+        if not is_available(source):
+            if source not in skipped:
+                skipped.append(source)
+            continue
+        turns = dialogues(source).get(row["dialogue"])
+        if turns is None:
+            raise RealSetError(f"{where}: {source} has no dialogue {row['dialogue']!r}")
+        found.append(RealDialogue(row["id"], source, row["dialogue"], language, row["peak"], row["final"],
+                                  {k: row[k] for k in VERDICT_ITEMS}, row["split"], turns))
+    return found, skipped
+
+
+def dialogue_transcript(item: RealDialogue):
+    """A labelled dialogue as a Transcript: one utterance per turn, times made up from text length (not real)."""
+    from qa.intake.transcript_io import gaps_between
+    from qa.types import CallMeta, RoleAssignment, Transcript, Utterance
+
+    utterances, t = [], 0.0
+    for turn in item.turns:
+        text = " ".join(" ".join(p.split()) for p in turn.parts).strip()
+        if not text:
+            continue
+        seconds = max(1.0, len(text) / CHARS_PER_SECOND)
+        utterances.append(Utterance(role=turn.role, start=round(t, 2), end=round(t + seconds, 2), text=text,
+                                    speaker=turn.role))
+        t += seconds + TURN_GAP
+    call_id = f"{item.source}-{item.dialogue}"
+    return Transcript(call_id=call_id, language=item.language, duration=round(t, 2), utterances=utterances,
+                      gaps=gaps_between(utterances, t), roles=RoleAssignment("import", 1.0),
+                      meta=CallMeta(call_id=call_id, language=item.language),
+                      source={"format": f"realset:{item.source}", "timings": "made up from text length"})
