@@ -386,6 +386,7 @@ def test_agent_report_sits_beside_its_whole_team_over_the_same_days(store, store
     assert report.calls == len(mine["calls"]) and report.comparison_calls == len(team["calls"])
     assert report.comparison_mean_score == pytest.approx(
         sum(s for s, *_ in team["calls"].values()) / len(team["calls"]), abs=1e-9)
+    assert report.items
     for it in report.items:
         assert it.counts.pass_rate == rate(mine["items"][it.item_id])
         assert it.comparison.pass_rate == rate(team["items"][it.item_id])

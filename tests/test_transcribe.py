@@ -38,6 +38,7 @@ def test_clip_is_transcribed_within_error_rate(data_dir, references, transcribe_
 @pytest.mark.parametrize("clip", ["zh/paddlespeech_zh.wav", "zh/funasr_hotline_zh.wav", "zh/aishell-BAC009S0724W0121.wav"])
 def test_mandarin_comes_out_in_simplified_characters(data_dir, transcribe_file, clip):
     t = transcribe_file(data_dir / clip)
+    assert t.utterances
     for u in t.utterances:
         assert normalise_word(u.text, "zh") == u.text
         assert "".join(w.text for w in u.words).strip() == u.text
@@ -139,6 +140,7 @@ def test_word_timings_are_monotonic_and_inside_their_utterance(data_dir, transcr
     for clip in ("en/jfk.flac", "zh/funasr_hotline_zh.wav", "en/stereo_diarization.wav"):
         t = transcribe_file(data_dir / clip)
         duration = probe(data_dir / clip).duration
+        assert t.utterances, clip
         for u in t.utterances:
             assert u.words, "every utterance carries word timings"
             assert 0 <= u.start <= u.end <= duration + 0.05
