@@ -112,6 +112,12 @@ class CoachingConfigError(ConfigError):
     code = "E440"
 
 
+class RealSetError(ConfigError):
+    """A labelled real set (datasets/real/) is malformed, or points at text that is not there."""
+
+    code = "E415"
+
+
 class RubricError(ConfigError):
     """A rubric file is malformed; the message names the item and line."""
 

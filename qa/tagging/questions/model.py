@@ -321,8 +321,26 @@ def _tfidf_weigh(counts: sparse.csr_matrix, idf: np.ndarray, sublinear: bool) ->
     return counts
 
 
+def shippable_real_rows() -> list[QuestionRow]:
+    """The real questions whose text ships (CrossWOZ Apache-2.0, ABCD MIT; datasets/real/), train split only.
+
+    Never the research-only dialogues: a user's install has no ../shared/data, and the shipped model
+    must be the same everywhere. Off when ``classifier.real_training`` is false.
+    """
+    if not load_settings()["classifier"].get("real_training", False):
+        return []
+    from qa.errors import RealSetError
+    from qa.intake.realsets import SHIPPABLE, load_real_questions
+    try:
+        found, _ = load_real_questions(sources=SHIPPABLE)
+    except RealSetError as exc:
+        raise QuestionDataError(f"cannot read the shippable real questions: {exc}") from exc
+    return [QuestionRow(q.id, q.language, q.role, q.text, q.label, q.split, f"real: {q.ref.source}")
+            for q in found if q.split == "train"]
+
+
 @shared(maxsize=1)
 def get_question_classifier() -> QuestionClassifier:
-    """The classifier trained once on the shipped train split (about a second)."""
-    rows = [r for r in load_question_set() if r.split == "train"]
+    """The classifier trained once on the written train split plus the shippable real train rows (about a second)."""
+    rows = [r for r in load_question_set() if r.split == "train"] + shippable_real_rows()
     return QuestionClassifier().train(rows)

@@ -13,7 +13,9 @@ Fires:
   找你们领导 / 12315 → S6; detail: the cues;
 - ``peak_stage`` (S-ids 1..6, or "S0" when no complaint cue at all) once per call;
 - ``final_stage``: the highest stage in the last ``stages.final_utterances``
-  customer utterances ("S0" when they are calm: 好的谢谢);
+  customer utterances; "S0" when they end calm (kind ``stage_S0``: 好的谢谢, no cue above
+  ``stages.calm_max``), ``stages.unresolved_level`` (S1) when they end with a bare answer
+  after a complaint (no cue, no thanks);
 - ``complaint_class`` (普通/重大/升级/疑难, detail.key ordinary/major/escalated/difficult):
   escalated when the peak is at least ``complaint_class.escalated_stage`` (S6),
   major when at least ``complaint_class.major_stage`` (S5: a formal complaint) or when the
@@ -87,6 +89,41 @@ def _customer_stages(ctx: TagContext) -> list[CustomerStage]:
     return out
 
 
+@dataclass(frozen=True)
+class FinalStage:
+    """Where the customer ends: the stage, the utterance it is read from, and why."""
+
+    index: int
+    level: int
+    cues: tuple[str, ...]
+    reason: str
+
+
+def _final_stage(ctx: TagContext, tail: list[CustomerStage], peak: int) -> FinalStage:
+    """The stage of the customer's last ``final_utterances``, read as a reviewer would.
+
+    Their highest cued stage, except that an ending with thanks or acceptance (lexicon kind
+    ``stage_S0``: 谢谢, 可以了, that works) and no cue above ``stages.calm_max`` is S0, and an
+    ending with neither a stage cue nor thanks after a complaint (a bare answer, 是的, 2.5.1)
+    keeps the dissatisfaction latent: ``stages.unresolved_level`` (S1), never S0. A long ending
+    (``stages.venting_chars``) without thanks after a complaint of at least ``stages.min_peak``
+    is the customer still complaining: the peak, at most ``stages.venting_cap`` (S3).
+    """
+    th = ctx.thresholds["stages"]
+    last = max(tail, key=lambda s: (s.level, s.index))
+    calm = [f"stage_S0:{m.text}" for s in tail for m in ctx.kinds(s.index, "stage_S0")]
+    if calm and last.level <= int(th["calm_max"]):
+        return FinalStage(tail[-1].index, 0, tuple(calm), "thanks or acceptance at the end")
+    long_ending = len(ctx.utterances[tail[-1].index].text) >= int(th["venting_chars"])
+    if not calm and long_ending and peak >= int(th["min_peak"]) and last.level < min(peak, int(th["venting_cap"])):
+        return FinalStage(tail[-1].index, min(peak, int(th["venting_cap"])), last.cues,
+                          "still explaining the complaint at length at the end, without thanks")
+    if last.level == 0 and peak > 0:
+        return FinalStage(tail[-1].index, min(peak, int(th["unresolved_level"])), (),
+                          "no thanks or acceptance after the complaint")
+    return FinalStage(last.index, last.level, last.cues, "the stage cued at the end")
+
+
 def transfers(ctx: TagContext, index: int) -> list:
     """Transfer cues of an agent utterance, without those the agent does for the customer.
 
@@ -142,7 +179,7 @@ def tag_stages(ctx: TagContext) -> list[Finding]:
 
     peak = max(stages, key=lambda s: s.level)  # the first utterance at the highest level
     tail = stages[-int(th["final_utterances"]):]
-    final = max(tail, key=lambda s: (s.level, s.index))
+    final = _final_stage(ctx, tail, peak.level)
     head = stages[: int(th["opening_utterances"])]
     opening = max(s.level for s in head)
     peak_id = stage_name(peak.level)
@@ -151,7 +188,7 @@ def tag_stages(ctx: TagContext) -> list[Finding]:
     findings.append(from_utterance(stage_name(final.level) if final.level else "S1", "final_stage",
                                    stage_name(final.level), us[final.index],
                                    {"level": final.level, "cues": list(final.cues),
-                                    "last_utterances": len(tail)}))
+                                    "last_utterances": len(tail), "reason": final.reason}))
 
     key, reasons = complaint_class(ctx, peak.level)
     findings.append(from_utterance(peak_id if peak.level else "S1", "complaint_class", CLASSES[key], us[peak.index],
