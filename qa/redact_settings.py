@@ -20,7 +20,7 @@ from .errors import RedactConfigError, UnsupportedLanguageError
 from .paths import DATA_FILES
 from .redact_numbers import CHECKS, DigitClasses, IdPattern, NumberReader, PhonePattern, fold
 
-CATEGORIES: tuple[str, ...] = ("phone", "id_number", "card", "email", "digits")
+CATEGORIES: tuple[str, ...] = ("phone", "id_number", "card", "email", "digits", "address")
 #: Brackets a number may open with, "(010) 1234…", and their closing ones.
 OPENING_BRACKETS = {"(": ")", "（": "）"}
 
