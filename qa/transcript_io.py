@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import TranscriptFormatError
-from .types import LANGUAGES, CallMeta, Gap, RoleAssignment, Transcript, Utterance, Word
+from .types import LANGUAGES, CallMeta, Dropped, Gap, RoleAssignment, Transcript, Utterance, Word
 
 FORMAT = "callqa.transcript"
 VERSION = 1
@@ -72,6 +72,7 @@ def transcript_from_dict(data: dict[str, Any]) -> Transcript:
             language_probability=data.get("language_probability", 1.0),
             source=data.get("source", {}),
             asr=data.get("asr", {}),
+            dropped=[Dropped(**d) for d in data.get("dropped", [])],
         )
     except (KeyError, TypeError) as exc:
         raise TranscriptFormatError(f"malformed transcript JSON: {exc}") from exc
