@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import logging
 import sys
 import time
@@ -264,6 +266,7 @@ def review(
     from .transcript_io import dumps, write_atomic
 
     options = _review_options(model, compute_type, threads, beam_size, language, device, rubric, thresholds, keep_pii)
+    options = dataclasses.replace(options, audio_dir=out_dir)  # the redacted recording goes beside the page
     db = None if no_store else _open_store(store)
 
     def work(path, progress):
