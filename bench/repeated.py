@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO))
 
 def plain(model, call, vad: bool):
     """faster-whisper per channel: beam 1, no conditioning, VAD on or off; utterances with words."""
-    from qa.asr import normalise_words
+    from qa.speech.asr import normalise_words
 
     utts = []
     for channel, role in ((0, "agent"), (1, "customer")):
@@ -45,10 +45,10 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=3)
     parser.add_argument("--minutes", type=float, default=3.0)
     args = parser.parse_args()
-    from qa.audio import probe
-    from qa.metrics import cer
-    from qa.model import ModelOptions, assemble_embedded, load_model
-    from qa.transcribe import TranscribeOptions, transcribe
+    from qa.speech.audio import probe
+    from qa.speech.metrics import cer
+    from qa.speech.model import ModelOptions, assemble_embedded, load_model
+    from qa.speech.transcribe import TranscribeOptions, transcribe
     from tests.repeated_call import build_call, sentence_hits
 
     from faster_whisper import WhisperModel

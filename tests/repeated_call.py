@@ -103,7 +103,7 @@ def build_call(seed: int = 0, minutes: float = 3.0) -> BuiltCall:
 
 def sentence_hits(call: BuiltCall, utterances, limit: float = 0.5) -> list[tuple[Said, float]]:
     """Each placed sentence with the CER of the words heard on its side during it (1.0: nothing heard)."""
-    from qa.metrics import cer
+    from qa.speech.metrics import cer
 
     out = []
     for s in call.said:

@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from qa.errors import RedactConfigError
-from qa.redact import find_spans, redact_text, redact_transcript
-from qa.redact_address import address_patterns, find_addresses
+from qa.privacy.redact import find_spans, redact_text, redact_transcript
+from qa.privacy.address import address_patterns, find_addresses
 from qa.types import Transcript, Utterance, Word
 
 from .conftest import DATA

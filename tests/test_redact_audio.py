@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.redact_audio import AudioMaskSettings, mask_samples, masked_times
+from qa.privacy.audio import AudioMaskSettings, mask_samples, masked_times
 from qa.types import Transcript, Utterance, Word
 
 REPO = Path(__file__).resolve().parents[1]
@@ -33,9 +33,9 @@ def test_masked_words_become_padded_merged_time_ranges_and_only_those_samples_ch
 
 @pytest.mark.slow
 def test_the_page_plays_a_copy_in_which_the_model_hears_none_of_the_masked_digits(tmp_path):
-    from qa.audio import probe
-    from qa.review import ReviewOptions, review_file
-    from qa.transcribe import transcribe
+    from qa.speech.audio import probe
+    from qa.pipeline.review import ReviewOptions, review_file
+    from qa.speech.transcribe import transcribe
 
     review = review_file(SAMPLE, ReviewOptions(acoustics=False, audio_dir=tmp_path))
     assert review.audio_path == tmp_path / "sample-complaint-zh.redacted.wav"

@@ -1,0 +1,169 @@
+"""Call metadata: a sidecar JSON next to the file, a manifest CSV for a folder, or the file name.
+
+Lookup order for ``calls/0042.wav`` (or ``0042.txt``, ``0042.json``):
+``calls/0042.wav.json`` or ``calls/0042.json`` (sidecar), then a row for
+``0042.wav`` in ``calls/manifest.csv``, then defaults (call id = file stem).
+The same holds for recordings and transcripts. Channel maps are written
+``agent,customer`` (left, right) or as a JSON object ``{"0": "agent"}``.
+Values are returned as found; ``qa.pipeline.ingest`` applies the call-id rule
+(``qa.privacy.callid``) and masks agent and team like ids.
+A folder with a manifest that lacks a file's row (or leaves its agent, team
+or start time empty) gets a warning on that call, not a silent default.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+from qa.errors import MetadataError
+from qa.types import LANGUAGES, CallMeta
+
+MANIFEST = "manifest.csv"
+#: Fields a manifest row is expected to fill; an empty one is reported on the call.
+EXPECTED = ("agent_id", "team", "started_at")
+_ROLE_WORDS = {"agent": "agent", "customer": "customer", "left": None, "right": None}
+
+
+class _MetaModel(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    call_id: str | None = None
+    agent_id: str | None = None
+    team: str | None = None
+    started_at: str | None = None
+    language: str | None = None
+    channel_map: dict[int, str] | None = None
+
+    @field_validator("language")
+    @classmethod
+    def _language(cls, value: str | None) -> str | None:
+        if value in (None, "", "auto"):
+            return None
+        value = value.lower()
+        if value not in LANGUAGES:
+            raise ValueError(f"language {value!r} is not supported (use one of {', '.join(LANGUAGES)} or auto)")
+        return value
+
+    @field_validator("channel_map", mode="before")
+    @classmethod
+    def _channel_map(cls, value: Any) -> dict[int, str] | None:
+        return parse_channel_map(value)
+
+    @field_validator("agent_id", "team", "call_id", "started_at", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        return str(value).strip()
+
+
+def parse_channel_map(value: Any) -> dict[int, str] | None:
+    """``"agent,customer"`` / ``{"0": "agent", "1": "customer"}`` -> ``{0: "agent", 1: "customer"}``."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, str):
+        roles = [part.strip().lower() for part in value.split(",")]
+        mapping = dict(enumerate(roles))
+    elif isinstance(value, dict):
+        mapping = {int(k): str(v).strip().lower() for k, v in value.items()}
+    else:
+        raise ValueError(f"channel map {value!r} must be 'agent,customer' or an object")
+    bad = [r for r in mapping.values() if r not in ("agent", "customer")]
+    if bad or set(mapping) - {0, 1}:
+        raise ValueError(f"channel map {value!r}: channels are 0 and 1, roles 'agent' or 'customer'")
+    return mapping
+
+
+def _to_meta(raw: dict[str, Any], path: Path, where: str) -> tuple[CallMeta, bool]:
+    """The metadata in ``raw`` (a sidecar object or manifest row) and whether it named the call id."""
+    try:
+        model = _MetaModel.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise MetadataError(f"{where}: {problems}") from exc
+    extra = {k: v for k, v in (model.model_extra or {}).items() if k != "file"}
+    return CallMeta(
+        call_id=model.call_id or path.stem,
+        agent_id=model.agent_id,
+        team=model.team,
+        started_at=model.started_at,
+        language=model.language,
+        channel_map=model.channel_map or {0: "agent", 1: "customer"},
+        extra=extra,
+    ), bool(model.call_id)
+
+
+@functools.lru_cache(maxsize=64)
+def _manifest(path: Path, mtime_ns: int) -> dict[str, dict[str, str]]:
+    rows: dict[str, dict[str, str]] = {}
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        reader = csv.DictReader(fh)
+        if not reader.fieldnames or "file" not in reader.fieldnames:
+            raise MetadataError(f"{path}: a manifest needs a 'file' column (and any of call_id, agent_id, team, started_at, language, channel_map)")
+        for line, row in enumerate(reader, start=2):
+            name = (row.get("file") or "").strip()
+            if not name:
+                raise MetadataError(f"{path}:{line}: empty 'file' value")
+            rows[name] = {k: v for k, v in row.items() if k}
+    return rows
+
+
+@dataclass(frozen=True)
+class MetaLookup:
+    """A file's metadata as found, where it came from, and what was expected but missing (warnings).
+
+    Values are raw: ``qa.pipeline.ingest`` applies the call-id rule and masks
+    them (the privacy stage sits above this one).
+    """
+
+    meta: CallMeta
+    origin: str  # sidecar | manifest | name
+    explicit_id: bool  # the sidecar or manifest named the call id
+    warnings: tuple[str, ...] = ()
+
+
+def sidecars_of(path: Path) -> tuple[Path, ...]:
+    """``call.txt`` -> ``call.txt.json``, ``call.json``; a JSON file is never its own sidecar."""
+    path = Path(path)
+    return tuple(p for p in (path.with_name(path.name + ".json"), path.with_suffix(".json")) if p != path)
+
+
+def lookup_meta(path: Path) -> MetaLookup:
+    """Metadata for one recording or transcript file (lookup order in the module docstring)."""
+    path = Path(path)
+    for sidecar in sidecars_of(path):
+        if sidecar.is_file():
+            try:
+                raw = json.loads(sidecar.read_text(encoding="utf-8"))
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise MetadataError(f"{sidecar}: not valid JSON (UTF-8 expected; {exc})") from exc
+            if not isinstance(raw, dict):
+                raise MetadataError(f"{sidecar}: must hold a JSON object")
+            meta, explicit = _to_meta(raw, path, str(sidecar))
+            return MetaLookup(meta, "sidecar", explicit)
+    manifest = path.parent / MANIFEST
+    if manifest.is_file():
+        rows = _manifest(manifest, manifest.stat().st_mtime_ns)
+        row = rows.get(path.name)
+        shown = path.name
+        if row is None:
+            return MetaLookup(CallMeta(call_id=path.stem), "name", False, (
+                f"metadata missing: {MANIFEST} in this folder has no row for {shown}; the call is stored "
+                f"without agent, team and start time (add a row, or a sidecar {shown}.json)",))
+        meta, explicit = _to_meta(row, path, f"{manifest} ({shown})")
+        empty = [k for k in EXPECTED if k in row and not (row.get(k) or "").strip()]
+        warnings = (f"metadata missing: the {MANIFEST} row for {shown} leaves {', '.join(empty)} empty",) if empty else ()
+        return MetaLookup(meta, "manifest", explicit, warnings)
+    return MetaLookup(CallMeta(call_id=path.stem), "name", False)
+
+
+def meta_for(path: Path) -> CallMeta:
+    """Metadata for one recording or transcript file."""
+    return lookup_meta(path).meta
