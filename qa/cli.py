@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import logging
 import sys
 import time
@@ -309,6 +311,7 @@ def review(
     from qa.reports import print_scorecard
 
     options = _review_options(model, compute_type, threads, beam_size, language, device, rubric, thresholds, keep_pii)
+    options = dataclasses.replace(options, audio_dir=out_dir)  # the redacted recording goes beside the page
     db = None if no_store else _open_store(store)
 
     def work(path, progress):

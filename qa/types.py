@@ -90,6 +90,21 @@ class Utterance:
 
 
 @dataclass(frozen=True)
+class Dropped:
+    """A stretch the VAD called speech that yielded no words in the transcript, and why.
+
+    Kept so nothing is lost silently: the scorecard lists it as "not transcribed"
+    and a reviewer can listen to it.
+    """
+
+    start: float
+    end: float
+    reason: str
+    role: str = "unknown"
+    speaker: str = ""
+
+
+@dataclass(frozen=True)
 class Gap:
     """A stretch where nobody speaks (dead air, a hold), kept for the K1 checks."""
 
@@ -131,6 +146,7 @@ class Transcript:
     #: Whether the times are real: audio (transcribed), text (a chat log, invented or
     #: synthesised times: holds, rate, overlap and loudness are not judged), unknown.
     timing: str = "unknown"
+    dropped: list[Dropped] = field(default_factory=list)  # speech the model gave no words for
 
     def by_role(self, role: str) -> list[Utterance]:
         return [u for u in self.utterances if u.role == role]

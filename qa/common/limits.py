@@ -148,6 +148,11 @@ def precheck_counts(data: Any, where: str) -> None:
     if len(utterances) > calls.max_utterances:
         raise InputLimitError(f"{where}: {len(utterances)} utterances, more than the {calls.max_utterances} "
                               f"allowed (calls.max_utterances in qa/data/limits.yaml)")
+    for name in ("gaps", "dropped"):
+        listed = data.get(name)
+        if isinstance(listed, list) and len(listed) > calls.max_utterances:
+            raise InputLimitError(f"{where}: {len(listed)} {name}, more than the {calls.max_utterances} allowed "
+                                  f"(calls.max_utterances in qa/data/limits.yaml)")
     total = 0
     for number, u in enumerate(utterances, start=1):
         words = u.get("words") if isinstance(u, dict) else None

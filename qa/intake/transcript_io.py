@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError
 from qa.common.limits import check_bytes, check_transcript, limits, load_json, precheck_counts
 from qa.common.settings import Settings, load_settings, shipped
 from qa.errors import InputLimitError, TranscriptFormatError
-from qa.types import LANGUAGES, TIMINGS, CallMeta, Gap, RoleAssignment, Transcript, Utterance, Word
+from qa.types import LANGUAGES, TIMINGS, CallMeta, Dropped, Gap, RoleAssignment, Transcript, Utterance, Word
 
 FORMAT = "callqa.transcript"
 VERSION = 1
@@ -84,6 +84,14 @@ class _GapForm(_Form):
     end: _Time
 
 
+class _DroppedForm(_Form):
+    start: _Time
+    end: _Time
+    reason: _Str
+    role: Literal["agent", "customer", "unknown"] = "unknown"
+    speaker: _Str = ""
+
+
 class _RolesForm(_Form):
     method: _Str
     confidence: _Prob
@@ -116,6 +124,7 @@ class _TranscriptForm(_Form):
     source: dict[_Str, Any] = {}
     asr: dict[_Str, Any] = {}
     timing: Literal["audio", "text", "unknown"] = "unknown"
+    dropped: list[_DroppedForm] = []
 
 
 def _json_path(loc: tuple[Any, ...]) -> str:
@@ -172,6 +181,7 @@ def transcript_from_dict(data: Any, source: str = "<json>") -> Transcript:
         source=dict(form.source),
         asr=dict(form.asr),
         timing=form.timing,
+        dropped=[Dropped(d.start, d.end, d.reason, d.role, d.speaker) for d in form.dropped],
     )
     check_transcript(transcript, source)
     return transcript

@@ -44,6 +44,8 @@ class ReviewOptions:
     thresholds: Path | None = None
     redact: bool = True  # mask phone, ID, card numbers and e-mails (keep only for authorised use)
     acoustics: bool = True
+    # Where the redacted copy of the recording goes (beside the page); None: the cache.
+    audio_dir: Path | None = None
 
 
 def review_transcript(
@@ -91,8 +93,18 @@ def review_file(path: Path, options: ReviewOptions | None = None, progress: Prog
     transcript, findings, scorecard = review_transcript(transcript, options, acoustics, rubric)
     timings["tag_and_score"] = time.perf_counter() - t0
     audio = recording.path if recording is not None else None
+    if audio is not None and options.redact:  # the page plays, and a reviewer is served, only the masked copy
+        audio = _redacted_audio(recording, transcript, options.audio_dir)
     return Review(transcript, findings, scorecard, acoustics, audio, {k: round(v, 3) for k, v in timings.items()},
                   rubric)
+
+
+def _redacted_audio(recording, transcript: Transcript, where: Path | None) -> Path:
+    from qa.common.paths import cache_dir
+    from qa.privacy.audio import write_redacted_audio
+
+    folder = where if where is not None else cache_dir() / "redacted-audio"
+    return write_redacted_audio(recording, transcript, output_path(folder, transcript.call_id, ".redacted.wav"))
 
 
 # ---------------------------------------------------------------- keeping a review

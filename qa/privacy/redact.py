@@ -1,4 +1,4 @@
-"""Mask customers' numbers and e-mail addresses in transcripts, findings and scorecards.
+"""Mask customers' numbers, e-mail and street addresses in transcripts, findings and scorecards.
 
 Calls are full of personal data read aloud: phone numbers, ID and card
 numbers, order numbers, e-mails. ASR writes them in many ways ("138 1234
@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from qa.errors import RedactConfigError
+from qa.privacy.address import find_addresses
 from qa.privacy.numbers import NumberRun, fold, luhn_ok
 from qa.privacy.settings import (
     CATEGORIES,
@@ -81,8 +82,10 @@ def find_spans(text: str, language: str, settings: RedactSettings | None = None)
     folded = fold(text)
     masks = [m.span() for m in s.mask_re.finditer(folded)]  # masks already there stay as they are
     spans = [RedactedSpan(a, b, "email", s.mask("email")) for a, b in _emails(folded, rules, masks)]
+    spans += [RedactedSpan(a, b, "address", s.mask("address"))
+              for a, b in _outside(find_addresses(folded, language, s.source), masks + [(x.start, x.end) for x in spans])]
     if not rules.reader.has_atoms(folded):
-        return tuple(spans)
+        return tuple(sorted(spans, key=lambda sp: sp.start))
     blocked = masks + [(sp.start, sp.end) for sp in spans]
     scan = _blank(folded, blocked + [m.span() for m in s.not_numbers.finditer(folded)])  # dates, times, versions
     # Cues are looked for between the previous number, mask or address and this
@@ -104,6 +107,11 @@ def find_spans(text: str, language: str, settings: RedactSettings | None = None)
         prev_end, prev_cue = end, cue
     spans.sort(key=lambda sp: sp.start)
     return tuple(spans)
+
+
+def _outside(ranges: list[tuple[int, int]], taken: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The ranges that overlap none of ``taken`` (a mask or an e-mail already there wins)."""
+    return [(a, b) for a, b in ranges if not any(a < y and x < b for x, y in taken)]
 
 
 def _blank(text: str, ranges: list[tuple[int, int]]) -> str:
@@ -182,7 +190,7 @@ def _is_amount(scan: str, start: int, end: int, rules: LanguageRules, s: RedactS
 
 
 def redact_text(text: str, language: str, settings: RedactSettings | None = None) -> Redacted:
-    """``text`` with every phone, ID, card, e-mail and long number replaced by its mask."""
+    """``text`` with every phone, ID, card, e-mail, street address and long number replaced by its mask."""
     spans = find_spans(text, language, settings)
     if not spans:
         return Redacted(text, ())

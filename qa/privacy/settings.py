@@ -20,7 +20,7 @@ from qa.common.settings import line_of, read_yaml, shipped
 from qa.errors import RedactConfigError, UnsupportedLanguageError
 from qa.privacy.numbers import CHECKS, DigitClasses, IdPattern, NumberReader, PhonePattern, fold
 
-CATEGORIES: tuple[str, ...] = ("phone", "id_number", "card", "email", "digits")
+CATEGORIES: tuple[str, ...] = ("phone", "id_number", "card", "email", "digits", "address")
 #: Brackets a number may open with, "(010) 1234…", and their closing ones.
 OPENING_BRACKETS = {"(": ")", "（": "）"}
 

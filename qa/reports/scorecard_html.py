@@ -386,6 +386,9 @@ def render_scorecard_html(
         "cards": _summary_cards(scorecard.summary),
         "groups": groups,
         "transcript": _transcript_rows(transcript, findings, {r.id for r in rows}, settings),
+        # speech the VAD heard but the model gave no words for (qa.asr.decode_spans): listen to it
+        "not_transcribed": [{"link": links.at(d.start), "end": clock(d.end), "role": clean_text(d.role),
+                             "reason": clean_text(d.reason)} for d in transcript.dropped],
         "timeline": timeline_png(transcript, findings, acoustics, settings["plot"]),
         "audio": audio,
         "statuses": STATUSES,

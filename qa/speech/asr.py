@@ -20,7 +20,7 @@ from qa.common.paths import DATA_FILES
 from qa.errors import ConfigError, UnsupportedLanguageError
 from qa.speech.audio import SAMPLE_RATE
 from qa.speech.model import ModelOptions, load_model
-from qa.types import Utterance, Word
+from qa.types import Dropped, Utterance, Word
 
 _STRIP = re.compile(r"[\s\W_]+", re.UNICODE)
 
@@ -45,6 +45,8 @@ class AsrSettings:
     foreign_language_probability: float
     relabel_probability: float | None = 0.90
     piece_seconds: float = 28.0
+    coverage_pad: float = 0.4
+    min_uncovered: float = 0.5
     hallucinations: tuple[str, ...] = field(default_factory=tuple)
 
     def with_overrides(self, **changes: Any) -> "AsrSettings":
@@ -215,6 +217,14 @@ def _decode(audio: np.ndarray, language: str, options: ModelOptions, settings: A
     )[0]
 
 
+@dataclass
+class Decoded:
+    """What one signal yielded: utterances, and the speech that yielded none (with why)."""
+
+    utterances: list[Utterance] = field(default_factory=list)
+    dropped: list[Dropped] = field(default_factory=list)
+
+
 def transcribe_signal(
     audio: np.ndarray,
     language: str,
@@ -224,28 +234,94 @@ def transcribe_signal(
     speaker: str = "",
     role: str = "unknown",
     spans: list[dict] | None = None,
-) -> list[Utterance]:
+) -> Decoded:
     """Utterances (with word timings) heard in one mono 16 kHz signal.
 
     ``spans``: decode only these speech spans (see ``pack_spans``), cut out
-    and joined, with times put back on the signal's clock; None: the whole
-    signal, with the VAD as the settings say.
+    and joined, with times put back on the signal's clock, and account for
+    each of them (``decode_spans``); None: the whole signal, with the VAD as
+    the settings say.
     """
     if spans is None:
         segments = _decode(audio, language, options, settings, vad=settings.vad_filter)
-    else:
-        from faster_whisper.transcribe import restore_speech_timestamps
+        utterances, rejected = _utterances(segments, language, settings, offset, speaker, role)
+        return Decoded(utterances, [Dropped(a, b, why, role, speaker) for a, b, why in rejected])
+    return decode_spans(audio, spans, language, options, settings, offset, speaker, role)
 
-        segments = _decode(speech_of(audio, spans), language, options, settings, vad=False)
-        segments = restore_speech_timestamps(segments, spans, SAMPLE_RATE)
-    return _utterances(segments, language, settings, offset, speaker, role)
+
+def decode_spans(audio: np.ndarray, spans: list[dict], language: str, options: ModelOptions,
+                 settings: AsrSettings, offset: float = 0.0, speaker: str = "",
+                 role: str = "unknown") -> Decoded:
+    """Decode packed speech spans so that every one ends in the transcript or in ``dropped``.
+
+    Whisper may end a window early (it writes one sentence of a window that
+    holds the same sentence three times, and faster-whisper then skips the
+    rest of the window), skip a window as silence, or write text the
+    hallucination filter removes. So after each decode, the parts of the
+    spans no word covers (``min_uncovered`` seconds or more, words widened by
+    ``coverage_pad``) are decoded again, packed anew; a part still uncovered
+    when decoded on its own is recorded as dropped, with the reason.
+    """
+    from faster_whisper.transcribe import restore_speech_timestamps
+
+    out = Decoded()
+    queue: list[list[dict]] = [list(spans)]
+    budget = 2 * len(spans) + 2  # decodes allowed beyond the first: each retry must make progress
+    while queue:
+        group = queue.pop(0)
+        segments = _decode(speech_of(audio, group), language, options, settings, vad=False)
+        segments = restore_speech_timestamps(segments, group, SAMPLE_RATE)
+        found, rejected = _utterances(segments, language, settings, offset, speaker, role)
+        out.utterances += found
+        missed = uncovered(group, [w for u in found for w in u.words], settings, offset)
+        if not missed:
+            continue
+        progress = sum(m["end"] - m["start"] for m in missed) < sum(g["end"] - g["start"] for g in group)
+        if budget > 0 and (progress or len(group) > 1):
+            budget -= 1
+            queue += pack_spans(missed, settings.piece_seconds) if progress else [[m] for m in missed]
+            continue
+        for m in missed:
+            a, b = offset + m["start"] / SAMPLE_RATE, offset + m["end"] / SAMPLE_RATE
+            why = next((r for ra, rb, r in rejected if ra < b and rb > a), None)
+            if why is None:
+                why = "no words decoded" if budget > 0 else "no words decoded (retry limit reached)"
+            out.dropped.append(Dropped(round(a, 3), round(b, 3), why, role, speaker))
+    out.utterances.sort(key=lambda u: (u.start, u.end))
+    return out
+
+
+def uncovered(spans: list[dict], words: list[Word], settings: AsrSettings, offset: float = 0.0) -> list[dict]:
+    """The parts of ``spans`` (sample ranges) that no word covers, ``min_uncovered`` seconds or longer."""
+    pad, least = settings.coverage_pad, settings.min_uncovered * SAMPLE_RATE
+    covered = sorted((int((w.start - offset - pad) * SAMPLE_RATE), int((w.end - offset + pad) * SAMPLE_RATE))
+                     for w in words)
+    missed: list[dict] = []
+    for span in spans:
+        at = span["start"]
+        for a, b in covered:
+            if b <= at or a >= span["end"]:
+                continue
+            if a - at >= least:
+                missed.append({"start": at, "end": a})
+            at = max(at, b)
+        if span["end"] - at >= least:
+            missed.append({"start": at, "end": span["end"]})
+    return missed
 
 
 def _utterances(segments, language: str, settings: AsrSettings, offset: float, speaker: str,
-                role: str) -> list[Utterance]:
+                role: str) -> tuple[list[Utterance], list[tuple[float, float, str]]]:
+    """Utterances from faster-whisper segments, and the segments left out as (start, end, reason)."""
     utterances: list[Utterance] = []
+    rejected: list[tuple[float, float, str]] = []
     for seg in segments:
-        if _is_hallucination(seg.text, settings) or not seg.words:
+        where = (round(offset + float(seg.start), 3), round(offset + float(seg.end), 3))
+        if _is_hallucination(seg.text, settings):
+            rejected.append((*where, f"hallucination filter: {seg.text.strip()[:60]}"))
+            continue
+        if not seg.words:
+            rejected.append((*where, "no word timings"))
             continue
         texts = normalise_words([w.word for w in seg.words], language)
         words = [
@@ -273,7 +349,7 @@ def _utterances(segments, language: str, settings: AsrSettings, offset: float, s
                     no_speech_prob=round(float(seg.no_speech_prob), 4),
                 )
             )
-    return utterances
+    return utterances, rejected
 
 
 def split_at_pauses(words: list[Word], pause: float) -> list[list[Word]]:

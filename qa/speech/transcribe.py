@@ -23,7 +23,7 @@ from qa.intake.transcript_io import gaps_between
 from qa.speech import asr
 from qa.speech.audio import SAMPLE_RATE, iter_chunks
 from qa.speech.model import ModelOptions
-from qa.types import LANGUAGES, Recording, RoleAssignment, Transcript, Utterance, Word
+from qa.types import LANGUAGES, Dropped, Recording, RoleAssignment, Transcript, Utterance, Word
 
 #: Channels correlated above this are one signal copied twice (a mislabeled mono file).
 DUPLICATE_CHANNEL_CORRELATION = 0.98
@@ -71,6 +71,7 @@ def transcribe(recording: Recording, options: TranscribeOptions | None = None, p
     stereo = recording.channels == 2
     notes: list[str] = []
     utterances: list[Utterance] = []
+    dropped: list[Dropped] = []
     mono_parts: list[np.ndarray] = []
     started = time.perf_counter()
     decoded = 0.0
@@ -97,7 +98,9 @@ def transcribe(recording: Recording, options: TranscribeOptions | None = None, p
                 if labelled is not None and language != labelled:
                     notes.append(f"the metadata says {labelled}, but the call was heard as {language} "
                                  f"(p={language_probability:.2f}) and transcribed as {language}")
-            utterances += _decode_sides(sides, chunk.offset, language, options, settings, pool)
+            decoded_sides = _decode_sides(sides, chunk.offset, language, options, settings, pool)
+            utterances += decoded_sides.utterances
+            dropped += decoded_sides.dropped
             decoded = chunk.offset + chunk.duration
             if progress:
                 progress(decoded)
@@ -125,6 +128,7 @@ def transcribe(recording: Recording, options: TranscribeOptions | None = None, p
         source={"path": str(recording.path), "sha256": recording.sha256, "codec": recording.codec,
                 "channels": recording.channels, "sample_rate": recording.sample_rate},
         asr=_asr_record(options, settings, time.perf_counter() - started),
+        dropped=sorted(dropped, key=lambda d: (d.start, d.end)),
     )
 
 
@@ -145,9 +149,9 @@ class _Side:
 
 
 def _decode_sides(sides: list[_Side], offset: float, language: str, options: TranscribeOptions,
-                  settings: asr.AsrSettings, pool: ThreadPoolExecutor) -> list[Utterance]:
+                  settings: asr.AsrSettings, pool: ThreadPoolExecutor) -> asr.Decoded:
     """Every piece of speech on every side, decoded by whichever worker is free, longest first."""
-    def run(job: tuple[_Side, list[dict] | None]) -> list[Utterance]:
+    def run(job: tuple[_Side, list[dict] | None]) -> asr.Decoded:
         side, spans = job
         return asr.transcribe_signal(side.audio, language, options.model, settings, offset=offset,
                                      speaker=side.speaker, role=side.role, spans=spans)
@@ -156,8 +160,9 @@ def _decode_sides(sides: list[_Side], offset: float, language: str, options: Tra
     for side in sides:
         jobs += [(side, None)] if side.pieces is None else [(side, piece) for piece in side.pieces]
     jobs.sort(key=lambda job: -(sum(s["end"] - s["start"] for s in job[1]) if job[1] else job[0].audio.size))
-    found = [u for part in pool.map(run, jobs) for u in part]
-    found.sort(key=lambda u: (u.start, u.end))  # pieces finish in any order; speaker separation reads words in time
+    parts = list(pool.map(run, jobs))
+    found = asr.Decoded([u for p in parts for u in p.utterances], [d for p in parts for d in p.dropped])
+    found.utterances.sort(key=lambda u: (u.start, u.end))  # pieces finish in any order; speaker separation reads words in time
     return found
 
 

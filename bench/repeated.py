@@ -1,0 +1,93 @@
+"""Benchmark: calls of real clips with recurring sentences (tests/repeated_call.py), callqa against plain
+faster-whisper, measured interleaved in one process (the machine is shared: run order alternates per call).
+
+Per call and configuration: wall seconds, per-role CER, sentences missing (a placed sentence whose
+words on its side have CER > 0.5 and that is not in the transcript's ``dropped`` list), and callqa's
+speed-up over naive faster-whisper (whole file, defaults: mono mix, beam 5, no VAD, conditioning on).
+Prints the median speed-up and the machine load (``os.getloadavg``).
+
+    python bench/repeated.py                 # 3 calls of 3 minutes
+    python bench/repeated.py --calls 2 --minutes 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+
+def plain(model, call, vad: bool):
+    """faster-whisper per channel: beam 1, no conditioning, VAD on or off; utterances with words."""
+    from qa.speech.asr import normalise_words
+
+    utts = []
+    for channel, role in ((0, "agent"), (1, "customer")):
+        segments, _ = model.transcribe(call.samples[channel], language="zh", beam_size=1, vad_filter=vad,
+                                       condition_on_previous_text=False, word_timestamps=True)
+        for s in segments:
+            texts = normalise_words([w.word for w in s.words or []], "zh")
+            words = [SimpleNamespace(start=w.start, end=w.end, text=x) for w, x in zip(s.words or [], texts)]
+            utts.append(SimpleNamespace(role=role, text="".join(texts), words=words))
+    return utts, []
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--calls", type=int, default=3)
+    parser.add_argument("--minutes", type=float, default=3.0)
+    args = parser.parse_args()
+    from qa.speech.audio import probe
+    from qa.speech.metrics import cer
+    from qa.speech.model import ModelOptions, assemble_embedded, load_model
+    from qa.speech.transcribe import TranscribeOptions, transcribe
+    from tests.repeated_call import build_call, sentence_hits
+
+    from faster_whisper import WhisperModel
+
+    naive_model = WhisperModel(str(assemble_embedded()), device="cpu", compute_type="int8")
+    model = load_model(ModelOptions())
+    runs = {
+        "callqa": lambda call, path: (lambda t: (t.utterances, t.dropped))(transcribe(probe(path), TranscribeOptions())),
+        "plain VAD": lambda call, path: plain(model, call, True),
+        "plain no VAD": lambda call, path: plain(model, call, False),
+        "naive": lambda call, path: ([SimpleNamespace(role="all", text="".join(s.text for s in naive_model.transcribe(str(path))[0]), words=[])], []),
+    }
+    print(f"load before: {os.getloadavg()}")
+    speedups = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for seed in range(args.calls):
+            call = build_call(seed, args.minutes)
+            path = call.write(Path(tmp) / f"call{seed}.wav")
+            order = list(runs) if seed % 2 == 0 else list(reversed(runs))
+            walls = {}
+            for name in order:
+                started = time.perf_counter()
+                utts, dropped = runs[name](call, path)
+                walls[name] = time.perf_counter() - started
+                if name == "naive":
+                    joined = call.reference("agent") + call.reference("customer")
+                    print(f"call {seed} ({call.duration:.0f} s, {len(call.said)} sentences) {name:13} {walls[name]:6.1f} s  "
+                          f"CER (mixed text) {cer(joined, utts[0].text):.3f}")
+                    continue
+                per_role = {r: cer(call.reference(r), "".join(u.text for u in utts if u.role == r)) for r in ("agent", "customer")}
+                missing = [s for s, c in sentence_hits(call, utts) if c > 0.5
+                           and not any(d.role == s.role and d.start < s.end and d.end > s.start for d in dropped)]
+                print(f"call {seed} ({call.duration:.0f} s, {len(call.said)} sentences) {name:13} {walls[name]:6.1f} s  "
+                      f"CER agent {per_role['agent']:.3f} customer {per_role['customer']:.3f}  missing {len(missing)}  "
+                      f"dropped {len(dropped)}")
+            speedups.append(walls["naive"] / walls["callqa"])
+    print(f"callqa vs naive: {', '.join(f'{s:.2f}x' for s in speedups)}; median {statistics.median(speedups):.2f}x")
+    print(f"load after: {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,120 @@
+"""Find street addresses and postcodes in a text (zh/es/en) for ``qa.privacy.redact`` to mask as ``[ADDRESS]``.
+
+Addresses are not digit strings, so the number reader misses them; a caller
+reading out where a parcel should go says them all the time. The rules are
+regular expressions assembled from word lists in the ``addresses:`` section
+of ``qa/data/redact.yaml`` (street types, administrative units, building
+parts, postcodes), so they can be extended without code. An address needs
+more than a place name: a street with a house number, a chain of two or more
+administrative units, or a postcode next to a place, so "a city named in
+passing" and "第3号方案" stay.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from qa.common.paths import DATA_FILES
+from qa.errors import RedactConfigError
+
+
+def _alt(words: list[str]) -> str:
+    """A regex alternation of ``words``, longest first so 大道 wins over 道."""
+    return "|".join(re.escape(w) for w in sorted({str(w) for w in words}, key=len, reverse=True)) or "(?!)"
+
+
+def _fill(template: str, parts: dict[str, str], where: str) -> re.Pattern[str]:
+    """``template`` with each ``{name}`` replaced by the word list ``name`` as a group, compiled."""
+    try:
+        pattern = re.sub(r"\{([A-Za-z_]\w*)\}", lambda m: f"(?:{parts[m.group(1)]})", template)
+        return re.compile(pattern)
+    except KeyError as exc:
+        raise RedactConfigError(f"redact.yaml addresses.{where}: no word list named {exc} for the pattern") from None
+    except re.error as exc:
+        raise RedactConfigError(f"redact.yaml addresses.{where}: not a valid pattern ({exc})") from None
+
+
+@dataclass(frozen=True)
+class AddressRules:
+    """One language's compiled address patterns, and the word kinds trimmed off a match's start."""
+
+    patterns: tuple[re.Pattern[str], ...]
+    trim_leading_pos: frozenset[str] = frozenset()
+    trim_leading_words: frozenset[str] = frozenset()
+
+
+@functools.lru_cache(maxsize=4)
+def address_patterns(path: Path | None = None) -> dict[str, AddressRules]:
+    """Per language, the compiled address rules from ``redact.yaml``'s ``addresses:`` section."""
+    path = Path(path) if path is not None else DATA_FILES / "redact.yaml"
+    try:
+        raw: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise RedactConfigError(f"cannot read {path}: {exc}") from exc
+    section = (raw or {}).get("addresses") if isinstance(raw, dict) else None
+    if section is None:
+        return {}
+    if not isinstance(section, dict):
+        raise RedactConfigError(f"{path}: 'addresses' must be a mapping of language -> words and patterns")
+    out: dict[str, AddressRules] = {}
+    for lang, rules in section.items():
+        if not isinstance(rules, dict) or not isinstance(rules.get("patterns"), list):
+            raise RedactConfigError(f"{path}: addresses.{lang} needs 'words' (lists) and 'patterns' (a list)")
+        words = rules.get("words") or {}
+        parts = {name: _alt(list(ws)) if isinstance(ws, list) else str(ws) for name, ws in words.items()}
+        patterns = tuple(_fill(str(p), parts, f"{lang}.patterns[{i}]") for i, p in enumerate(rules["patterns"]))
+        out[str(lang)] = AddressRules(patterns, frozenset(str(t) for t in rules.get("trim_leading_pos") or ()),
+                                      frozenset(str(t) for t in rules.get("trim_leading_words") or ()))
+    return out
+
+
+@functools.lru_cache(maxsize=1)
+def _tagger():
+    """jieba's part-of-speech cutter (the global dictionary, read only)."""
+    import logging
+
+    import jieba
+    import jieba.posseg
+
+    jieba.setLogLevel(logging.ERROR)
+    return jieba.posseg.cut
+
+
+def _trimmed(pattern: re.Pattern[str], text: str, start: int, end: int, rules: AddressRules) -> tuple[int, int] | None:
+    """The match with its leading words of the kinds to trim dropped, if the pattern still matches what is left."""
+    at = start
+    for word, flag in _tagger()(text[start:end]):
+        if flag not in rules.trim_leading_pos and word not in rules.trim_leading_words:
+            break
+        at += len(word)
+    if at == start:
+        return start, end
+    m = pattern.match(text, at, end)
+    return (at, m.end()) if m and m.end() > at else None
+
+
+def find_addresses(text: str, language: str, path: Path | None = None) -> list[tuple[int, int]]:
+    """Character ranges of the addresses in ``text``, in order, merged where they touch."""
+    rules = address_patterns(path).get(language)
+    if rules is None:
+        return []
+    found = []
+    for p in rules.patterns:
+        for m in p.finditer(text):
+            span = _trimmed(p, text, *m.span(), rules) if rules.trim_leading_pos or rules.trim_leading_words else m.span()
+            if span is not None and span[1] > span[0]:
+                found.append(span)
+    found.sort()
+    merged: list[tuple[int, int]] = []
+    for a, b in found:
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
+        else:
+            merged.append((a, b))
+    return [(a, b) for a, b in merged if text[a:b].strip()]

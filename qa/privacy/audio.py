@@ -1,0 +1,89 @@
+"""A copy of a recording in which every masked stretch of the transcript is a tone (or silence).
+
+Masking the text is not enough when the page plays the call: the customer
+still says the card number. The masked words (``qa.privacy.redact`` merges each
+masked stretch into one word carrying the mask, with the ASR's times) are
+padded by ``audio.pad_seconds`` from ``qa/data/redact.yaml`` and overwritten
+on every channel, so the copy is safe to embed and serve.
+"""
+
+from __future__ import annotations
+
+import functools
+import wave
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from qa.common.paths import DATA_FILES
+from qa.errors import RedactConfigError
+from qa.privacy.redact import default_settings as redact_settings
+from qa.speech.audio import SAMPLE_RATE, load_audio
+from qa.types import Recording, Transcript
+
+
+@dataclass(frozen=True)
+class AudioMaskSettings:
+    pad_seconds: float = 0.3
+    fill: str = "tone"  # tone | silence
+    tone_hz: float = 1000.0
+    tone_level: float = 0.1
+
+
+@functools.lru_cache(maxsize=1)
+def audio_mask_settings() -> AudioMaskSettings:
+    raw = (yaml.safe_load((DATA_FILES / "redact.yaml").read_text(encoding="utf-8")) or {}).get("audio") or {}
+    try:
+        s = AudioMaskSettings(**raw)
+    except TypeError as exc:
+        raise RedactConfigError(f"qa/data/redact.yaml audio: {exc}") from exc
+    if s.fill not in ("tone", "silence") or s.pad_seconds < 0 or not 0 <= s.tone_level <= 1:
+        raise RedactConfigError(f"qa/data/redact.yaml audio: fill must be tone or silence, pad_seconds >= 0 and "
+                                f"tone_level in [0, 1] (got {s})")
+    return s
+
+
+def masked_times(transcript: Transcript, pad: float) -> list[tuple[float, float]]:
+    """(start, end) in seconds of every word that carries a mask, padded and merged."""
+    mask_re = redact_settings().mask_re
+    found = sorted((max(0.0, w.start - pad), w.end + pad)
+                   for u in transcript.utterances for w in u.words if mask_re.search(w.text))
+    merged: list[tuple[float, float]] = []
+    for a, b in found:
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
+        else:
+            merged.append((a, b))
+    return merged
+
+
+def mask_samples(samples: np.ndarray, times: list[tuple[float, float]], settings: AudioMaskSettings) -> np.ndarray:
+    """``samples`` (channels, n) at 16 kHz with each time range replaced by the fill, on every channel."""
+    out = samples.copy()
+    for a, b in times:
+        i, j = int(a * SAMPLE_RATE), min(out.shape[1], int(np.ceil(b * SAMPLE_RATE)))
+        if i >= j:
+            continue
+        if settings.fill == "tone":
+            t = np.arange(j - i) / SAMPLE_RATE
+            out[:, i:j] = (settings.tone_level * np.sin(2 * np.pi * settings.tone_hz * t)).astype(out.dtype)
+        else:
+            out[:, i:j] = 0
+    return out
+
+
+def write_redacted_audio(recording: Recording, transcript: Transcript, target: Path,
+                         settings: AudioMaskSettings | None = None) -> Path:
+    """Write ``target`` (16 kHz 16-bit WAV): the recording with the transcript's masked stretches filled."""
+    settings = settings or audio_mask_settings()
+    samples = mask_samples(load_audio(recording), masked_times(transcript, settings.pad_seconds), settings)
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".part")
+    with wave.open(str(partial), "wb") as w:
+        w.setnchannels(samples.shape[0]), w.setsampwidth(2), w.setframerate(SAMPLE_RATE)
+        w.writeframes((np.clip(samples.T, -1, 1) * 32767).astype("<i2").tobytes())
+    partial.replace(target)
+    return target
