@@ -24,6 +24,9 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Quality assurance for contact-center calls: transcribe, tag, score, coach.")
 model_app = typer.Typer(no_args_is_help=True, help="The speech model: assemble, check, locate.")
 app.add_typer(model_app, name="model")
+from .web.commands import serve as _serve, users_app  # noqa: E402  (the reviewer workspace)
+app.add_typer(users_app, name="users")
+app.command("serve")(_serve)
 err = Console(stderr=True)
 out = Console()
 

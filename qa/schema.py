@@ -181,3 +181,8 @@ MIGRATIONS: tuple[tuple[str, Callable[[Connection], None]], ...] = (
     ("0001_core_tables", _m0001_core_tables),
     ("0002_indexes", _m0002_indexes),
 )
+
+# The reviewer workspace's tables (qa.workspace_schema) come after the core ones.
+from .workspace_schema import WORKSPACE_MIGRATIONS  # noqa: E402
+
+MIGRATIONS = MIGRATIONS + WORKSPACE_MIGRATIONS
