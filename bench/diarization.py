@@ -1,4 +1,4 @@
-"""Benchmark the mono speaker split (qa.diarize) on real recordings.
+"""Benchmark the mono speaker split (qa.speech.diarize) on real recordings.
 
 Cases:
   call      pyannote two-party telephone call (mono mix), reference = .rttm turns
@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from faster_whisper import decode_audio  # noqa: E402
 
-from qa.diarize import Diarization, split_speakers  # noqa: E402
+from qa.speech.diarize import Diarization, split_speakers  # noqa: E402
 
 AUDIO = Path("/work/shared/data/audio")
 SR = 16000

@@ -202,8 +202,8 @@ class Meter:
 
 def baseline(files: list[Path], store_url: str) -> tuple[float, int]:
     """One call at a time, no flow: review_file then save_review. Returns (audio seconds, calls)."""
-    from qa.nightly import open_store, review_options
-    from qa.review import review_file
+    from qa.pipeline.nightly import open_store, review_options
+    from qa.pipeline.review import review_file
 
     store = open_store(store_url)
     audio, done = 0.0, 0
@@ -218,10 +218,10 @@ def baseline(files: list[Path], store_url: str) -> tuple[float, int]:
 
 def build_scan_archive(root: Path, count: int, store_url: str) -> float:
     """``count`` tiny timed-text calls, reviewed and indexed (as after earlier nights). Returns seconds taken."""
-    from qa.archive import index, scan
-    from qa.nightly import open_store
-    from qa.review import ReviewOptions, review_transcript
-    from qa.transcript_io import read_transcript
+    from qa.intake.transcript_io import read_transcript
+    from qa.pipeline.archive import index, scan
+    from qa.pipeline.nightly import open_store
+    from qa.pipeline.review import ReviewOptions, review_transcript
 
     started = time.perf_counter()
     for i in range(count):
@@ -274,7 +274,7 @@ def main() -> None:
     print(f"built {len(files)} calls in {time.perf_counter() - t0:.0f} s "
           f"(sample call {'found' if SAMPLE.is_file() else 'MISSING: short clips only'})", flush=True)
 
-    from qa.model import ModelOptions, load_model
+    from qa.speech.model import ModelOptions, load_model
 
     load_model(ModelOptions())  # assemble/load once so no run pays for it
     rows = []

@@ -31,9 +31,15 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from qa.questions import (  # noqa: E402
-    LABELS, QuestionClassifier, QuestionRow, classify_questions, find_questions, get_question_classifier,
-    load_question_set, load_settings,
+from qa.tagging.questions import (  # noqa: E402
+    LABELS,
+    QuestionClassifier,
+    QuestionRow,
+    classify_questions,
+    find_questions,
+    get_question_classifier,
+    load_question_set,
+    load_settings,
 )
 
 SHARED = Path(os.environ.get("CALLQA_SHARED_DATA", "/work/shared/data"))

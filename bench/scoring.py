@@ -32,8 +32,8 @@ CHARS_PER_SECOND = 4.0
 
 
 def to_transcript(dialogue: dict):
+    from qa.intake.transcript_io import gaps_between
     from qa.types import CallMeta, RoleAssignment, Transcript, Utterance
-    from qa.transcript_io import gaps_between
 
     utterances, t = [], 0.0
     for turn in dialogue["turns"]:
@@ -70,8 +70,8 @@ def main() -> None:
     args = parser.parse_args()
     if not STC3.exists():
         raise SystemExit(f"{STC3} not found: this benchmark reads shared/data beside the repo")
-    from qa.review import ReviewOptions, review_transcript
-    from qa.rubric import load_rubric
+    from qa.pipeline.review import ReviewOptions, review_transcript
+    from qa.scoring.rubric import load_rubric
 
     dialogues = json.loads(STC3.read_text(encoding="utf-8"))
     if args.limit:

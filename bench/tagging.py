@@ -34,8 +34,8 @@ import argparse
 import csv
 import gc
 import json
-import re
 import os
+import re
 import sys
 import time
 from collections import defaultdict
@@ -44,8 +44,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from qa.taggers import TAGGERS
-from qa.tagging import make_context
+from qa.tagging.context import make_context
+from qa.tagging.taggers import TAGGERS
 from qa.types import Finding, Transcript, Utterance
 
 SHARED = Path(os.environ.get("CALLQA_SHARED_DATA", "/work/shared/data"))
@@ -112,9 +112,9 @@ def ten_minute_calls(dialogues: list[dict]) -> list[Transcript]:
 
 def cold_cache(language: str) -> None:
     """Empty every per-text memo (the matcher's, its segmenter's, the question cues') so a pass measures real work."""
-    from qa.lexicon import lexicon_root
-    from qa.nlp import _lexicon_matcher
-    from qa.questions import cue_bank
+    from qa.tagging.questions import cue_bank
+    from qa.text.lexicon import lexicon_root
+    from qa.text.nlp import _lexicon_matcher
 
     _lexicon_matcher(language, str(lexicon_root().resolve())).clear_cache()
     cue_bank(language).memo.clear()
@@ -142,8 +142,8 @@ def run(transcripts: list[Transcript], only: list[str] | None) -> tuple[dict[str
 
 
 def warm_up(language: str, only: list[str] | None = None) -> None:
-    """Load the lexicon, jieba and the question classifier outside the timed passes, as ``qa.tagging.tag`` does."""
-    from qa.tagging import loaded
+    """Load the lexicon, jieba and the question classifier outside the timed passes, as ``qa.tagging.runner.tag`` does."""
+    from qa.tagging.runner import loaded
 
     loaded(language)
     run([build("warm", language, [("agent", {"zh": "您好，请问有什么可以帮您？", "es": "¿En qué puedo ayudarle?",
@@ -197,7 +197,7 @@ def _worker_init(language: str) -> None:
 
 
 def _tag_in_worker(transcript: Transcript) -> list[Finding]:
-    from qa.tagging import tag
+    from qa.tagging.runner import tag
 
     return tag(transcript)
 

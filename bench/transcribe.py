@@ -53,7 +53,7 @@ def clips() -> list[tuple[Path, str, dict[str, str]]]:
             else:
                 out.append((path, row["language"], {"all": ref}))
     if SAMPLE.exists() and SAMPLE_REF.exists():
-        from qa.transcript_io import read_transcript
+        from qa.intake.transcript_io import read_transcript
 
         ref_t = read_transcript(SAMPLE_REF)
         out.append((SAMPLE, "zh", {r: "".join(u.text for u in ref_t.by_role(r)) for r in ("agent", "customer")}))
@@ -61,18 +61,18 @@ def clips() -> list[tuple[Path, str, dict[str, str]]]:
 
 
 def worker(config_name: str, files: list[str]) -> None:
-    from qa.audio import probe
+    from qa.speech.audio import probe
 
     results = []
     config = CONFIGS[config_name]
     if config is None:
         from faster_whisper import WhisperModel
 
-        from qa.model import assemble_embedded
+        from qa.speech.model import assemble_embedded
 
         model = WhisperModel(str(assemble_embedded()), device="cpu", compute_type="int8")
     else:  # loaded before the clock starts, as the naive model is
-        from qa.model import ModelOptions, load_model
+        from qa.speech.model import ModelOptions, load_model
 
         load_model(ModelOptions())
     for f in files:
@@ -84,7 +84,7 @@ def worker(config_name: str, files: list[str]) -> None:
             by_role = {"all": text}
             language = info.language
         else:
-            from qa.transcribe import TranscribeOptions, transcribe
+            from qa.speech.transcribe import TranscribeOptions, transcribe
 
             t = transcribe(recording, TranscribeOptions(language=None, **config))
             by_role = {"all": " ".join(u.text for u in t.utterances)}
@@ -102,10 +102,10 @@ def mono_sample(_=None) -> None:
     """The sample call's two channels mixed to one: separation and roles on a 3-minute mono call."""
     import wave
 
-    from qa.audio import load_audio, probe
-    from qa.metrics import word_speaker_accuracy
-    from qa.transcribe import transcribe
-    from qa.transcript_io import read_transcript
+    from qa.intake.transcript_io import read_transcript
+    from qa.speech.audio import load_audio, probe
+    from qa.speech.metrics import word_speaker_accuracy
+    from qa.speech.transcribe import transcribe
 
     reference = read_transcript(SAMPLE_REF)
     with tempfile.TemporaryDirectory() as tmp:
@@ -136,7 +136,7 @@ def run_config(name: str, files: list[str]) -> dict:
 
 
 def score(item: tuple[Path, str, dict[str, str]], result: dict) -> dict[str, float]:
-    from qa.metrics import error_rate
+    from qa.speech.metrics import error_rate
 
     path, language, refs = item
     if "all" in refs:
@@ -152,7 +152,7 @@ def make_long(hours: float, target: Path) -> Path:
     import av
     import numpy as np
 
-    from qa.audio import load_audio, probe
+    from qa.speech.audio import load_audio, probe
 
     base = load_audio(probe(SAMPLE))
     repeats = int(hours * 3600 / (base.shape[1] / 16000)) + 1
@@ -211,9 +211,9 @@ def main() -> None:
             print(f"  {name:32} {result['elapsed']:6.1f} s for {result['duration']:.0f} s audio  {speed:>14}  {per_role}")
     pyannote = DATA / "en" / "pyannote_two_party_call.wav"
     if pyannote.exists() and "callqa (default: beam 1, VAD)" in args.configs:
-        from qa.audio import probe
-        from qa.metrics import read_stm, word_speaker_accuracy
-        from qa.transcribe import transcribe
+        from qa.speech.audio import probe
+        from qa.speech.metrics import read_stm, word_speaker_accuracy
+        from qa.speech.transcribe import transcribe
 
         t = transcribe(probe(pyannote))
         accuracy = word_speaker_accuracy(t, read_stm(pyannote.with_suffix(".stm")))

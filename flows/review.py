@@ -1,6 +1,6 @@
 """Prefect flows: ``review_call`` (one file) and ``nightly_review`` (a whole archive).
 
-Thin wiring only: what a night does is ``qa.nightly``; here we decide where
+Thin wiring only: what a night does is ``qa.pipeline.nightly``; here we decide where
 tasks run (threads or Dask processes), how many at once, which failures
 Prefect retries, and we publish the summary as artifacts and logs.
 
@@ -17,8 +17,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import flows  # noqa: F401  - Prefect environment defaults, before Prefect is imported
-
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
@@ -26,9 +24,10 @@ from prefect.context import get_run_context
 from prefect.futures import as_completed
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from qa import archive as qa_archive
-from qa import nightly
-from qa.ingest import is_transcript_file
+import flows  # noqa: F401  - Prefect environment defaults, before Prefect is imported
+from qa.pipeline import archive as qa_archive
+from qa.pipeline import nightly
+from qa.pipeline.ingest import is_transcript_file
 
 SETTINGS = nightly.load_settings()
 
@@ -177,7 +176,7 @@ def review_call(path: str, store_url: str | None = None, reports_dir: str | None
     """Review one recording or transcript and store its scorecard; returns what happened to it."""
     from dataclasses import asdict
 
-    from qa.audio import file_sha256
+    from qa.speech.audio import file_sha256
 
     file = Path(path).expanduser().resolve()
     job = nightly.Job(str(file), file.name, "transcript" if is_transcript_file(file) else "audio",

@@ -1,12 +1,12 @@
 """callqa: quality assurance for contact-center calls.
 
 The records passed between stages and the error base class are re-exported
-here; the stages themselves (``qa.transcribe``, ``qa.tagging``, ``qa.scoring``,
-``qa.review``) are imported where used, so ``import qa`` stays cheap.
+here; the stages themselves (``qa.speech.transcribe``, ``qa.tagging.runner``, ``qa.scoring.score``,
+``qa.pipeline.review``) are imported where used, so ``import qa`` stays cheap.
 """
 
-from .errors import CallqaError
-from .types import (
+from qa.errors import CallqaError
+from qa.types import (
     COURSE_IDS,
     CallMeta,
     Evidence,

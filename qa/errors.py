@@ -100,6 +100,12 @@ class RubricError(ConfigError):
     code = "E420"
 
 
+class UnknownTaggerError(ConfigError):
+    """``tag(only=...)`` named a tagger that does not exist: a typo would otherwise test nothing."""
+
+    code = "E450"
+
+
 class StoreError(CallqaError):
     """The store cannot do what was asked; the message says how to fix it."""
 

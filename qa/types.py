@@ -191,3 +191,12 @@ class Scorecard:
     warnings: list[str] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
     meta: CallMeta | None = None
+
+
+@dataclass(frozen=True)
+class UtteranceAcoustics:
+    """Loudness and pitch of one utterance, from its own channel (None where unvoiced)."""
+
+    loudness_db: float | None
+    pitch_hz: float | None
+    final_pitch_slope: float | None = None  # semitones per second over the last 0.5 s

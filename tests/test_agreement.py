@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.agreement import agreement_report
+from qa.scoring.agreement import agreement_report
 
 
 def test_kappa_matches_a_hand_computation():

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from qa.archive import ArchiveError, index, load_settings, scan
-from qa.audio import file_sha256
-from qa.store import Store
+from qa.pipeline.archive import ArchiveError, index, load_settings, scan
+from qa.speech.audio import file_sha256
+from qa.store.database import Store
 
 DATA = Path(__file__).parent / "data"
 CALL = "# language: en\n00:00.0 00:03.0 agent Hello, how can I help?\n00:03.5 00:06.0 customer My {} broke.\n"

@@ -6,12 +6,16 @@ import av
 import numpy as np
 import pytest
 
-from qa.audio import SAMPLE_RATE, iter_chunks, load_audio, probe
 from qa.errors import (
-    ChannelLayoutError, EmptyAudioError, NotAudioError, SilentAudioError, TruncatedAudioError,
+    ChannelLayoutError,
+    EmptyAudioError,
+    NotAudioError,
+    SilentAudioError,
+    TruncatedAudioError,
     UnsupportedLanguageError,
 )
-from qa.transcribe import TranscribeOptions, transcribe
+from qa.speech.audio import SAMPLE_RATE, iter_chunks, load_audio, probe
+from qa.speech.transcribe import TranscribeOptions, transcribe
 from tests.wavs import write_wav
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from qa.cli import app
-from qa.store import Store
+from flows.cli import app
+from qa.store.database import Store
 from tests.prefect_harness import prefect_api  # noqa: F401  - fixture
 from tests.test_nightly import add_corrupt, backdate
 

@@ -1,7 +1,7 @@
 """Coaching reports: every number reconciles with the stored scores; the page is safe and readable.
 
 The store is populated with real reviews: timed-text calls in Mandarin and
-Spanish, hand-written findings, scored by ``qa.scoring.score_call`` with the
+Spanish, hand-written findings, scored by ``qa.scoring.score.score_call`` with the
 default rubric and saved with ``Store.save_review``. The checks recompute
 every count from the SQLite tables directly (not through ``scores_frame``).
 """
@@ -26,14 +26,21 @@ from pathlib import Path
 
 import pytest
 
-from qa import coaching
-from qa.coaching import (CoachingConfigError, CoachingError, build_report, load_settings, report_slug,
-                         report_tables, scorecard_link)
-from qa.render.coaching_html import HTML_NAME, render_html, render_plots, write_report
-from qa.rubric import load_rubric
-from qa.scoring import score_call
-from qa.store import Store
-from qa.transcript_io import parse_timed_text
+from qa.intake.transcript_io import parse_timed_text
+from qa.pipeline import coaching
+from qa.pipeline.coaching import (
+    CoachingConfigError,
+    CoachingError,
+    build_report,
+    load_settings,
+    report_slug,
+    report_tables,
+    scorecard_link,
+)
+from qa.reports.coaching_html import HTML_NAME, render_html, render_plots, write_report
+from qa.scoring.rubric import load_rubric
+from qa.scoring.score import score_call
+from qa.store.database import Store
 from qa.types import Finding
 
 START, END = date(2024, 5, 6), date(2024, 6, 2)  # Monday of 2024-W19 .. Sunday of 2024-W22
@@ -379,6 +386,7 @@ def test_agent_report_sits_beside_its_whole_team_over_the_same_days(store, store
     assert report.calls == len(mine["calls"]) and report.comparison_calls == len(team["calls"])
     assert report.comparison_mean_score == pytest.approx(
         sum(s for s, *_ in team["calls"].values()) / len(team["calls"]), abs=1e-9)
+    assert report.items
     for it in report.items:
         assert it.counts.pass_rate == rate(mine["items"][it.item_id])
         assert it.comparison.pass_rate == rate(team["items"][it.item_id])

@@ -1,4 +1,4 @@
-"""Mono speaker split (qa.diarize) on real recordings.
+"""Mono speaker split (qa.speech.diarize) on real recordings.
 
 The accuracy floor (0.80) comes from bench/diarization.py: the split reaches
 0.85 frame attribution accuracy on the two-party call, so 0.80 leaves room for
@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 from faster_whisper import decode_audio
 
-from qa.diarize import (
+from qa.errors import ConfigError
+from qa.speech.diarize import (
     DiarizeInputError,
     DiarizeOptions,
     SpeakerTurn,
@@ -23,7 +24,6 @@ from qa.diarize import (
     speech_regions,
     split_speakers,
 )
-from qa.errors import ConfigError
 from qa.types import Word
 
 DATA = Path(__file__).parent / "data" / "en"

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from qa.lexicon import load_lexicon
-from qa.rubric import load_rubric
+from qa.scoring.rubric import load_rubric
+from qa.text.lexicon import load_lexicon
 
 REPO = Path(__file__).resolve().parents[1]
 #: Items judged from timings, audio or other items' findings rather than from words of their own.

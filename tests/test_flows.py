@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.store import Store
+from qa.store.database import Store
 from tests.prefect_harness import prefect_api  # noqa: F401  - fixture
 from tests.test_nightly import DATA, add_corrupt, backdate, make_calls
 
@@ -149,7 +149,7 @@ def test_prefect_retries_transient_failures_but_never_a_bad_file() -> None:
 
     from flows.review import _only_transient, review_task
     from qa.errors import NotAudioError
-    from qa.nightly import TransientFailure
+    from qa.pipeline.nightly import TransientFailure
 
     assert review_task.retries == 2 and review_task.retry_delay_seconds == [2.0, 10.0]
     assert _only_transient(review_task, None, Failed(data=TransientFailure("database is locked")))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.lexicon import (
+from qa.text.lexicon import (
     DEFAULT_ROOT,
     LexiconEntry,
     LexiconError,

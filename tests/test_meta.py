@@ -7,7 +7,7 @@ import json
 import pytest
 
 from qa.errors import MetadataError
-from qa.meta import meta_for
+from qa.intake.meta import meta_for
 
 
 def test_defaults_come_from_the_file_name(tmp_path):

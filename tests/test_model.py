@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from qa import model
 from qa.errors import ModelError
+from qa.speech import model
 
 
 @pytest.fixture()
@@ -65,7 +65,7 @@ def test_missing_model_package_says_how_to_install(monkeypatch):
 
 def test_two_threads_starting_together_share_one_loaded_model():
     """Two calls reviewed in parallel must not each load the speech model (twice the memory, four decoders)."""
-    from qa.model import ModelOptions, load_model
+    from qa.speech.model import ModelOptions, load_model
     from tests.threads import run_together
 
     options = ModelOptions(threads=1, workers=1)  # a set of options no other test loads

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from qa import nightly
-from qa.archive import load_settings
-from qa.model import ModelOptions
-from qa.review import ReviewOptions
-from qa.store import Store
-from qa.transcribe import TranscribeOptions
+from qa.pipeline import nightly
+from qa.pipeline.archive import load_settings
+from qa.pipeline.review import ReviewOptions
+from qa.speech.model import ModelOptions
+from qa.speech.transcribe import TranscribeOptions
+from qa.store.database import Store
 
 DATA = Path(__file__).parent / "data"
 REPO = Path(__file__).resolve().parents[1]

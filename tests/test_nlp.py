@@ -8,8 +8,8 @@ import jieba
 import pytest
 import yaml
 
-from qa.lexicon import load_lexicon
-from qa.nlp import get_nlp, match_lexicon
+from qa.text.lexicon import load_lexicon
+from qa.text.nlp import get_nlp, match_lexicon
 
 CASES_FILE = Path(__file__).parent / "data" / "nlp_cases.yaml"
 CASES = yaml.safe_load(CASES_FILE.read_text(encoding="utf-8"))["cases"]
@@ -79,11 +79,11 @@ def test_empty_text_has_no_matches():
 
 
 def test_fast_segmenter_cuts_exactly_like_jieba():
-    """qa.segment redoes jieba's accurate+HMM cut for speed (jieba-rs, and a Python walk); both give jieba's words."""
+    """qa.text.segment redoes jieba's accurate+HMM cut for speed (jieba-rs, and a Python walk); both give jieba's words."""
     import json
     from pathlib import Path
 
-    from qa.nlp import get_nlp
+    from qa.text.nlp import get_nlp
 
     seg = get_nlp("zh").tokenizer.jieba_seg
     texts = [
@@ -127,7 +127,7 @@ def test_threads_asking_at_once_build_the_matcher_once(tmp_path):
     """Two calls reviewed in parallel threads share one matcher; neither builds its own (jieba + spaCy, seconds)."""
     import shutil
 
-    from qa.nlp import _lexicon_matcher
+    from qa.text.nlp import _lexicon_matcher
     from tests.threads import run_together
 
     root = tmp_path / "lexicons"

@@ -10,8 +10,14 @@ import pytest
 import yaml
 
 from qa.errors import UnsupportedLanguageError
-from qa.questions import (
-    KINDS, LABELS, QuestionClassifier, QuestionDataError, classify_questions, classify_utterances, find_questions,
+from qa.tagging.questions import (
+    KINDS,
+    LABELS,
+    QuestionClassifier,
+    QuestionDataError,
+    classify_questions,
+    classify_utterances,
+    find_questions,
     load_question_set,
 )
 from qa.types import Utterance
@@ -122,8 +128,8 @@ def test_malformed_labelled_set_names_the_line(tmp_path):
 
 
 def test_question_lexicons_pass_the_shared_schema(tmp_path):
-    """The shared loader (qa.lexicon) accepts our files alone, with the six question kinds known."""
-    lexicon = pytest.importorskip("qa.lexicon")
+    """The shared loader (qa.text.lexicon) accepts our files alone, with the six question kinds known."""
+    lexicon = pytest.importorskip("qa.text.lexicon")
     kinds = yaml.safe_load((REPO / "lexicons" / "kinds.yaml").read_text(encoding="utf-8"))
     for kind in KINDS:
         kinds["kinds"].setdefault(kind, {"description": kind, "ids": ["T-QUESTION"]})
@@ -140,7 +146,7 @@ def test_tfidf_rows_from_packed_grams_equal_the_vectorizers(trained):
     """The questions' n-gram rows are built from packed code points; they must be the vectorizer's own."""
     import numpy as np
 
-    from qa.questions.model import _CharWbIndex, _texts
+    from qa.tagging.questions.model import _CharWbIndex, _texts
 
     tfidf = dict(trained.pipeline.named_steps["features"].transformer_list)["ngrams"].named_steps["tfidf"]
     index = _CharWbIndex.for_vectorizer(tfidf)

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from qa.errors import ConfigError, UnsupportedLanguageError
-from qa.redact import (
+from qa.privacy.redact import (
     RedactConfigError,
     Redacted,
     load_redact_settings,
@@ -58,6 +58,7 @@ def test_transcript_case_masks_text_and_words(case):
 def test_redacted_words_keep_valid_timings(case):
     before = _transcript(case)
     out = redact_transcript(before)
+    assert len(out.utterances) == len(before.utterances) > 0
     for old, new in zip(before.utterances, out.utterances):
         assert all(w.start <= w.end for w in new.words)
         assert all(a.end <= b.start for a, b in zip(new.words, new.words[1:]))

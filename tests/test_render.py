@@ -25,12 +25,11 @@ from PIL import Image, ImageStat
 from rich.console import Console
 
 from qa.errors import ConfigError
-from qa.render import print_scorecard, render_scorecard_html
-from qa.render.html import dispute_command, load_page_settings
-from qa.render.text import clean_text, segments
-from qa.tagging import UtteranceAcoustics
-from qa.transcript_io import parse_timed_text
-from qa.types import Evidence, Finding, ItemScore, Scorecard, Transcript, Utterance
+from qa.intake.transcript_io import parse_timed_text
+from qa.reports import print_scorecard, render_scorecard_html
+from qa.reports.scorecard_html import dispute_command, load_page_settings
+from qa.reports.text import clean_text, segments
+from qa.types import Evidence, Finding, ItemScore, Scorecard, Transcript, Utterance, UtteranceAcoustics
 
 DATA = Path(__file__).parent / "data"
 CALL = DATA / "render_call_zh.txt"

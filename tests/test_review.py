@@ -40,6 +40,7 @@ def test_scorecard_json_has_the_promised_shape(reviewed):
     for key in ("call_id", "language", "score", "peak_stage", "final_stage", "complaint_class", "items"):
         assert key in card
     assert card["call_id"] == "sample-complaint-zh" and card["language"] == "zh"
+    assert card["items"] and any(item["evidence"] for item in card["items"])
     for item in card["items"]:
         assert {"id", "status", "points", "evidence", "tip"} <= set(item)
         for e in item["evidence"]:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.rubric import RubricError, load_rubric, parse_rubric
+from qa.scoring.rubric import RubricError, load_rubric, parse_rubric
 from qa.types import COURSE_IDS
 
 BAD = Path(__file__).parent / "data" / "rubric_bad"

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from qa.review import ReviewOptions, review_transcript
-from qa.rubric import load_rubric
-from qa.scoring import score_call
-from qa.tagging import tag
-from qa.transcript_io import parse_timed_text
+from qa.intake.transcript_io import parse_timed_text
+from qa.pipeline.review import ReviewOptions, review_transcript
+from qa.scoring.rubric import load_rubric
+from qa.scoring.score import score_call
+from qa.tagging.runner import tag
 
 CASES = Path(__file__).parent / "data" / "scoring_cases"
 

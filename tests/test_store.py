@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from qa.store import MIGRATIONS, DuplicateContent, NotFound, SchemaTooNew, Store, StoreError
-from qa.types import (CallMeta, Evidence, Finding, Gap, ItemScore, RoleAssignment, Scorecard, Transcript,
-                      Utterance, Word)
+from qa.store.database import MIGRATIONS, DuplicateContent, NotFound, SchemaTooNew, Store, StoreError
+from qa.types import CallMeta, Evidence, Finding, Gap, ItemScore, RoleAssignment, Scorecard, Transcript, Utterance, Word
 from tests.threads import run_together
 
 REPO = Path(__file__).resolve().parents[1]
@@ -391,7 +390,7 @@ def test_two_connections_write_different_calls_concurrently_on_sqlite_wal(tmp_pa
 
 NIGHTLY = """
 import sys
-from qa.store import Store
+from qa.store.database import Store
 from tests.test_store import make_review
 store = Store.open(sys.argv[1])
 for i in range(int(sys.argv[2])):

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from qa.tagging import tag
-from qa.transcript_io import parse_timed_text
+from qa.intake.transcript_io import parse_timed_text
+from qa.tagging.runner import tag
 
 CASES_DIR = Path(__file__).parent / "data" / "tagger_cases"
 
@@ -57,3 +57,18 @@ def test_tagger_case(case):
         assert any(_matches(f, want) for f in findings), f"missing {want}\nfindings:\n{shown}"
     for unwanted in case.get("expect_not", []):
         assert not any(_matches(f, unwanted) for f in findings), f"unexpected {unwanted}\nfindings:\n{shown}"
+
+
+def test_an_unknown_tagger_name_is_an_error_not_an_empty_run():
+    from qa.errors import UnknownTaggerError
+
+    transcript = parse_timed_text("# language: zh\n0 2 agent 您好\n")
+    with pytest.raises(UnknownTaggerError, match="stagess"):
+        tag(transcript, only=["stagess"])
+    assert tag(transcript, only=["rate"])  # a known name still runs
+
+
+@pytest.mark.parametrize("case", [c for c in _cases() if c.values[0].get("expect_not")])
+def test_every_negative_case_also_expects_a_finding(case):
+    """A case with only ``expect_not`` passes when the tagger found nothing at all: pair it with what must fire."""
+    assert case.get("expect"), f"{case['name']}: add an `expect` (what this tagger must find in the same call)"

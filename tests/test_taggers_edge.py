@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from qa.lexicon import DEFAULT_ROOT
-from qa.taggers import TAGGERS
-from qa.taggers.tone import AcousticsAlignmentError, tag_tone
-from qa.tagging import UtteranceAcoustics, make_context, tag
-from qa.types import Transcript, Utterance
+from qa.tagging.context import make_context
+from qa.tagging.runner import tag
+from qa.tagging.taggers import TAGGERS
+from qa.tagging.taggers.tone import AcousticsAlignmentError, tag_tone
+from qa.text.lexicon import DEFAULT_ROOT
+from qa.types import Transcript, Utterance, UtteranceAcoustics
 
 MINE = ["tone", "address", "questions", "stages", "cues", "phases"]
 

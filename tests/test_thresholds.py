@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from qa.errors import ConfigError
-from qa.thresholds import load_thresholds
+from qa.tagging.thresholds import load_thresholds
 
 
 def test_override_file_changes_only_the_keys_it_names(tmp_path):

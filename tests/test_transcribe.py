@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from qa.asr import normalise_word, pack_spans
-from qa.audio import probe
 from qa.cli import app
-from qa.metrics import error_rate
-from qa.transcript_io import dumps, loads
+from qa.intake.transcript_io import dumps, loads
+from qa.speech.asr import normalise_word, pack_spans
+from qa.speech.audio import probe
+from qa.speech.metrics import error_rate
 from tests.wavs import write_wav
 
 
@@ -38,6 +38,7 @@ def test_clip_is_transcribed_within_error_rate(data_dir, references, transcribe_
 @pytest.mark.parametrize("clip", ["zh/paddlespeech_zh.wav", "zh/funasr_hotline_zh.wav", "zh/aishell-BAC009S0724W0121.wav"])
 def test_mandarin_comes_out_in_simplified_characters(data_dir, transcribe_file, clip):
     t = transcribe_file(data_dir / clip)
+    assert t.utterances
     for u in t.utterances:
         assert normalise_word(u.text, "zh") == u.text
         assert "".join(w.text for w in u.words).strip() == u.text
@@ -59,7 +60,7 @@ def test_channel_map_in_a_sidecar_swaps_roles(data_dir, tmp_path, transcribe_fil
     audio = tmp_path / "swapped.wav"
     shutil.copy(data_dir / "en/stereo_diarization.wav", audio)
     (tmp_path / "swapped.wav.json").write_text(json.dumps({"channel_map": "customer,agent"}))
-    from qa.ingest import load_call
+    from qa.pipeline.ingest import load_call
 
     t = load_call(audio)
     assert "horizon" in " ".join(u.text for u in t.by_role("agent")).lower()
@@ -70,8 +71,8 @@ def test_call_filed_under_the_wrong_language_is_transcribed_in_the_language_hear
     audio = tmp_path / "filed-as-mandarin.flac"
     shutil.copy(data_dir / "en/jfk.flac", audio)
     (tmp_path / "filed-as-mandarin.flac.json").write_text(json.dumps({"language": "zh"}))
-    from qa.ingest import load_call
-    from qa.scoring import warnings_for
+    from qa.pipeline.ingest import load_call
+    from qa.scoring.score import warnings_for
 
     t = load_call(audio)
     assert t.meta.language == "zh" and t.language == "en"
@@ -84,7 +85,7 @@ def test_call_filed_under_the_wrong_language_is_transcribed_in_the_language_hear
 @pytest.mark.parametrize("label", [None, "zh"])
 def test_a_german_call_is_refused_with_the_language_heard(data_dir, tmp_path, label):
     from qa.errors import UnsupportedLanguageError
-    from qa.ingest import load_call
+    from qa.pipeline.ingest import load_call
 
     audio = tmp_path / "german.flac"
     shutil.copy(data_dir / "de/espeak_de_service_call.flac", audio)
@@ -96,7 +97,7 @@ def test_a_german_call_is_refused_with_the_language_heard(data_dir, tmp_path, la
 
 
 def test_language_forced_on_the_command_line_is_never_second_guessed(data_dir, tmp_path):
-    from qa.transcribe import TranscribeOptions, transcribe
+    from qa.speech.transcribe import TranscribeOptions, transcribe
     from qa.types import CallMeta
 
     t = transcribe(probe(data_dir / "en/jfk.flac", CallMeta(call_id="forced", language="zh")),
@@ -115,7 +116,7 @@ def test_language_forced_on_the_command_line_is_never_second_guessed(data_dir, t
 def test_the_language_heard_overrules_a_label_only_when_the_model_is_sure(probs, label, expected):
     import dataclasses
 
-    from qa.asr import default_settings, settle_language
+    from qa.speech.asr import default_settings, settle_language
 
     settings = default_settings()
     language, p = settle_language(probs, label, settings)
@@ -125,8 +126,8 @@ def test_the_language_heard_overrules_a_label_only_when_the_model_is_sure(probs,
 
 
 def test_a_call_surely_in_another_language_is_refused_labelled_or_not():
-    from qa.asr import default_settings, settle_language
     from qa.errors import UnsupportedLanguageError
+    from qa.speech.asr import default_settings, settle_language
 
     probs = {"de": 0.91, "en": 0.06, "zh": 0.03}
     with pytest.raises(UnsupportedLanguageError, match="sounds like language 'de'"):
@@ -139,6 +140,7 @@ def test_word_timings_are_monotonic_and_inside_their_utterance(data_dir, transcr
     for clip in ("en/jfk.flac", "zh/funasr_hotline_zh.wav", "en/stereo_diarization.wav"):
         t = transcribe_file(data_dir / clip)
         duration = probe(data_dir / clip).duration
+        assert t.utterances, clip
         for u in t.utterances:
             assert u.words, "every utterance carries word timings"
             assert 0 <= u.start <= u.end <= duration + 0.05
@@ -166,8 +168,8 @@ def test_single_voice_mono_call_is_flagged_not_guessed(data_dir, transcribe_file
 
 
 def test_stereo_file_with_identical_channels_is_treated_as_mono(data_dir, tmp_path):
-    from qa.audio import load_audio
-    from qa.transcribe import transcribe
+    from qa.speech.audio import load_audio
+    from qa.speech.transcribe import transcribe
 
     mono = load_audio(probe(data_dir / "zh/paddlespeech_zh.wav"))[0]
     write_wav(tmp_path / "dup.wav", np.repeat(mono[:, None], 2, axis=1), channels=2)
@@ -198,7 +200,7 @@ def test_cli_converts_a_timed_text_transcript_to_srt(tmp_path):
 
 
 def test_mono_two_party_call_is_split_and_words_attributed(data_dir, transcribe_file):
-    from qa.metrics import read_stm, word_speaker_accuracy
+    from qa.speech.metrics import read_stm, word_speaker_accuracy
 
     t = transcribe_file(data_dir / "en/pyannote_two_party_call.wav")
     assert t.roles.method == "diarization" and t.roles.separated
@@ -213,8 +215,8 @@ SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "complaint_zh"
 
 
 def test_sample_call_is_transcribed_per_role_within_cer(transcribe_file):
-    from qa.metrics import cer
-    from qa.transcript_io import read_transcript
+    from qa.intake.transcript_io import read_transcript
+    from qa.speech.metrics import cer
 
     t = transcribe_file(SAMPLE / "call.flac")
     reference = read_transcript(SAMPLE / "reference.txt")
@@ -237,10 +239,10 @@ def test_sample_call_keeps_the_hold_as_a_gap_and_the_overlap(transcribe_file):
 
 def test_sample_call_mixed_to_mono_is_split_into_agent_and_customer(tmp_path):
     """A three-minute mono call is decoded in several pieces at once; the voices and roles must still come out right."""
-    from qa.audio import load_audio
-    from qa.metrics import word_speaker_accuracy
-    from qa.transcribe import transcribe
-    from qa.transcript_io import read_transcript
+    from qa.intake.transcript_io import read_transcript
+    from qa.speech.audio import load_audio
+    from qa.speech.metrics import word_speaker_accuracy
+    from qa.speech.transcribe import transcribe
 
     mono = tmp_path / "mono_call.wav"
     write_wav(mono, load_audio(probe(SAMPLE / "call.flac")).mean(axis=0))
@@ -288,9 +290,9 @@ def test_speech_longer_than_a_window_is_a_piece_of_its_own():
 
 def test_piece_times_map_back_to_the_recording(data_dir):
     """Speech cut out of a channel and joined is decoded with times on the channel's own clock."""
-    from qa.asr import default_settings, speech_spans, transcribe_signal
-    from qa.audio import load_audio
-    from qa.model import ModelOptions
+    from qa.speech.asr import default_settings, speech_spans, transcribe_signal
+    from qa.speech.audio import load_audio
+    from qa.speech.model import ModelOptions
 
     audio = load_audio(probe(data_dir / "zh" / "paddlespeech_zh.wav"))[0]
     padded = np.concatenate([np.zeros(16000 * 7, dtype=np.float32), audio])

@@ -5,8 +5,15 @@ from __future__ import annotations
 import pytest
 
 from qa.errors import TranscriptFormatError
-from qa.transcript_io import (
-    dumps, loads, parse_time, parse_timed_text, read_transcript, to_srt, to_timed_text, write_atomic,
+from qa.intake.transcript_io import (
+    dumps,
+    loads,
+    parse_time,
+    parse_timed_text,
+    read_transcript,
+    to_srt,
+    to_timed_text,
+    write_atomic,
 )
 
 SAMPLE = """# language: zh

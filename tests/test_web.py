@@ -17,9 +17,9 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from qa.errors import StoreError
-from qa.store import Store
+from qa.store.database import Store
 from qa.web.app import create_app
-from qa.workspace_store import WorkspaceStore
+from qa.store.workspace import WorkspaceStore
 from tests.web_support import (HOSTILE, HOSTILE_ID, OTHER_ID, PASSWORD, SAMPLE_AUDIO, SAMPLE_ID, add_users,
                                fill_store, seeded_sqlite)
 
@@ -505,7 +505,7 @@ def test_openapi_and_docs_need_no_internet(app):
 
 
 def test_users_commands(tmp_path: Path):
-    from qa.cli import app as cli
+    from flows.cli import app as cli
 
     url = f"sqlite:///{tmp_path / 'u.db'}"
     runner = CliRunner()

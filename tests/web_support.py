@@ -15,12 +15,12 @@ import threading
 import time
 from pathlib import Path
 
-from qa.review import review_transcript
-from qa.store import Store
-from qa.transcript_io import parse_timed_text, read_transcript
+from qa.pipeline.review import review_transcript
+from qa.store.database import Store
+from qa.intake.transcript_io import parse_timed_text, read_transcript
 import argon2
 
-from qa.workspace_store import WorkspaceStore
+from qa.store.workspace import WorkspaceStore
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_DIR = REPO / "samples" / "complaint_zh"

@@ -3,5 +3,5 @@
 Pages and a JSON API share one set of rules (qa.web.access): sessions in the
 database, a CSRF token on every state-changing request, and a call outside a
 user's scope answered as not found. All data access goes through
-``qa.workspace_store``; nothing here imports SQLAlchemy.
+``qa.store.workspace``; nothing here imports SQLAlchemy.
 """

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
-from ..errors import (AccessDenied, AudioAccessError, AuthError, CallqaError, CsrfError, LoginRateLimited, NotFound,
+from qa.errors import (AccessDenied, AudioAccessError, AuthError, CallqaError, CsrfError, LoginRateLimited, NotFound,
                       StoreError, UserError, VerdictError)
-from ..workspace_store import Session, User, WorkspaceStore
+from qa.store.workspace import Session, User, WorkspaceStore
 
 SESSION_COOKIE = "callqa_session"
 LOGIN_COOKIE = "callqa_login"  # double-submit token of the login form (there is no session yet)

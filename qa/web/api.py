@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal, Optional
 from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from ..errors import NotFound
+from qa.errors import NotFound
 from . import auth
 from .access import CSRF_HEADER, SESSION_COOKIE, check_csrf, client_address, require_role, viewer, ws_of
 from .views import call_json, parse_filter

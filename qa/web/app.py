@@ -15,11 +15,11 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from ..errors import CallqaError
-from ..render.html import TEMPLATE_DIR as SCORECARD_TEMPLATES
-from ..render.text import clock
-from ..store import Store
-from ..workspace_store import WorkspaceStore
+from qa.errors import CallqaError
+from qa.reports.scorecard_html import TEMPLATE_DIR as SCORECARD_TEMPLATES
+from qa.reports.text import clock
+from qa.store.database import Store
+from qa.store.workspace import WorkspaceStore
 from .access import LoginRequired, status_of
 from .settings import WebSettings, load_settings
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import AudioAccessError
+from qa.errors import AudioAccessError
 
 
 def playable_type(path: str | None, audio_types: dict[str, str]) -> str | None:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import argon2
 
-from ..errors import AuthError, LoginRateLimited
-from ..workspace_store import User, WorkspaceStore
+from qa.errors import AuthError, LoginRateLimited
+from qa.store.workspace import User, WorkspaceStore
 from .settings import WebSettings
 
 _hasher = argon2.PasswordHasher()

@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ..errors import CallqaError
+from qa.errors import CallqaError
 
 users_app = typer.Typer(no_args_is_help=True, help="Workspace accounts: add, list, disable.")
 err = Console(stderr=True)
@@ -32,8 +32,8 @@ class Role(str, Enum):
 
 
 def _workspace(url: Optional[str]):
-    from ..store import Store
-    from ..workspace_store import WorkspaceStore
+    from qa.store.database import Store
+    from qa.store.workspace import WorkspaceStore
 
     return WorkspaceStore(Store.open(url))
 

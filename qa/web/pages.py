@@ -14,9 +14,9 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
-from ..render.html import _status_key as status_key
-from ..errors import AuthError, CallqaError, CsrfError, LoginRateLimited, NotFound
-from ..workspace_review import STATUSES
+from qa.errors import AuthError, CallqaError, CsrfError, LoginRateLimited, NotFound
+from qa.reports.scorecard_html import _status_key as status_key
+from qa.scoring.reviewed import STATUSES
 from . import auth
 from .access import (CSRF_FIELD, LOGIN_COOKIE, SESSION_COOKIE, Viewer, check_csrf, client_address, require_role,
                      safe_next, viewer, ws_of)

@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from ..errors import ConfigError
+from qa.errors import ConfigError
 
 SETTINGS_FILE = Path(__file__).resolve().parent / "workspace.yaml"
 

@@ -1,6 +1,6 @@
 """What the pages and the API show of a call: built once from the store, rendered as HTML or JSON.
 
-The call page is the scorecard page (qa.render.html's view model and
+The call page is the scorecard page (qa.reports.scorecard_html's view model and
 template) with the workspace's parts added: both scores, the evaluation state,
 reviewer verdict and appeal forms, and the call's history from the audit log.
 """
@@ -15,10 +15,10 @@ from dataclasses import asdict
 from typing import Any
 from urllib.parse import quote
 
-from ..errors import NotFound, VerdictError
-from ..export import scorecard_to_dict
-from ..render.html import scorecard_page
-from ..workspace_store import CallFilter, User, WorkspaceStore
+from qa.errors import NotFound, VerdictError
+from qa.reports.export import scorecard_to_dict
+from qa.reports.scorecard_html import scorecard_page
+from qa.store.workspace import CallFilter, User, WorkspaceStore
 from .audio import playable_type
 from .settings import WebSettings
 
@@ -120,8 +120,8 @@ def timeline_png(ws: WorkspaceStore, user: User, call_id: str) -> bytes:
         raise NotFound(f"no call {call_id!r}")
 
     def build() -> dict[str, Any]:
-        from ..render.html import load_page_settings
-        from ..render.plots import timeline_png as plot
+        from qa.reports.scorecard_html import load_page_settings
+        from qa.reports.plots import timeline_png as plot
 
         uri = plot(ws.store.load_transcript(call_id), ws.store.load_findings(call_id), None,
                    load_page_settings()["plot"])
@@ -152,6 +152,6 @@ def call_json(ws: WorkspaceStore, user: User, call_id: str) -> dict[str, Any]:
 
 @functools.lru_cache(maxsize=1)
 def rubric_items() -> list[str]:
-    from ..rubric import load_rubric
+    from qa.scoring.rubric import load_rubric
 
     return [i.id for i in load_rubric().items]

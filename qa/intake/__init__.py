@@ -1,0 +1,1 @@
+"""Stage 0, what arrives: call metadata (sidecars, manifests) and transcript files from elsewhere."""

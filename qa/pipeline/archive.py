@@ -1,0 +1,221 @@
+"""Find the calls in an archive folder and know, cheaply, which content each file holds.
+
+A contact centre's archive grows every day and is never cleaned up, so the
+nightly scan must be fast when nothing is new: files are listed with one
+``scandir`` walk, and a file is hashed again only when its size or mtime
+differ from the store's file index (``Store.known_files``, one batched
+lookup). Content hashes then decide what is new: a renamed or moved file has
+a known hash, a changed file a new one.
+
+Which names count as calls (audio and transcript extensions, sidecars,
+partial copies) is in ``qa/data/archive.yaml``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Protocol
+
+import yaml
+
+from qa.common.paths import DATA_FILES
+from qa.errors import CallqaError, ConfigError
+from qa.speech.audio import file_sha256
+
+Kind = Literal["audio", "transcript"]
+SETTINGS_FILE = DATA_FILES / "archive.yaml"
+#: Rows handed to the store per batch when remembering hashes.
+_REMEMBER_BATCH = 500
+
+
+class ArchiveError(CallqaError):
+    """The archive folder cannot be scanned."""
+
+    code = "E600"
+
+
+@dataclass(frozen=True)
+class ArchiveSettings:
+    audio_extensions: frozenset[str]
+    transcript_extensions: frozenset[str]
+    ignore_names: frozenset[str]
+    partial_suffixes: tuple[str, ...]
+    settle_seconds: float
+
+    def kind_of(self, name: str) -> Kind | None:
+        ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+        if ext in self.audio_extensions:
+            return "audio"
+        if ext in self.transcript_extensions:
+            return "transcript"
+        return None
+
+
+def load_settings(path: Path | None = None, settle_seconds: float | None = None) -> ArchiveSettings:
+    """Read ``qa/data/archive.yaml`` (or ``path``); ``settle_seconds`` overrides the file's value."""
+    path = Path(path or SETTINGS_FILE)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        settings = ArchiveSettings(
+            audio_extensions=frozenset(str(e).lower().lstrip(".") for e in raw["audio_extensions"]),
+            transcript_extensions=frozenset(str(e).lower().lstrip(".") for e in raw["transcript_extensions"]),
+            ignore_names=frozenset(str(n).lower() for n in raw.get("ignore_names") or ()),
+            partial_suffixes=tuple(str(s).lower() for s in raw.get("partial_suffixes") or ()),
+            settle_seconds=float(raw.get("settle_seconds", 0)),
+        )
+    except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError) as exc:
+        raise ConfigError(f"{path}: cannot read the archive settings ({exc}); it needs audio_extensions and "
+                          f"transcript_extensions lists (see qa/data/archive.yaml)") from exc
+    if settle_seconds is not None:
+        settings = ArchiveSettings(settings.audio_extensions, settings.transcript_extensions,
+                                   settings.ignore_names, settings.partial_suffixes, float(settle_seconds))
+    return settings
+
+
+@dataclass(frozen=True)
+class ArchiveFile:
+    """One call file as found on disk (not yet hashed)."""
+
+    path: str  # absolute
+    rel: str  # relative to the archive root, "/"-separated
+    kind: Kind
+    size: int
+    mtime_ns: int
+
+
+@dataclass
+class Scan:
+    """What a walk over the archive found."""
+
+    root: str
+    files: list[ArchiveFile] = field(default_factory=list)
+    settling: list[str] = field(default_factory=list)  # partial or just-modified: left for a later night
+    sidecars: int = 0
+    ignored: int = 0
+    seconds: float = 0.0
+
+
+def _is_sidecar(name: str, audio_names: set[str], audio_stems: set[str]) -> bool:
+    """``0042.wav.json`` or ``0042.json`` next to ``0042.wav`` describes the recording."""
+    lower = name.lower()
+    if not lower.endswith(".json"):
+        return False
+    base = lower[: -len(".json")]
+    return base in audio_names or base in audio_stems
+
+
+def _walk(directory: str) -> Iterator[tuple[str, list[os.DirEntry]]]:
+    stack = [directory]
+    while stack:
+        current = stack.pop()
+        try:
+            with os.scandir(current) as it:
+                entries = [e for e in it if not e.name.startswith(".")]
+        except OSError:
+            continue  # a folder that vanished or cannot be read is skipped, not fatal
+        stack.extend(e.path for e in entries if e.is_dir(follow_symlinks=False))
+        yield current, [e for e in entries if e.is_file()]
+
+
+def scan(root: Path | str, settings: ArchiveSettings | None = None, now: float | None = None) -> Scan:
+    """List the call files under ``root``, recursively, in a stable order.
+
+    Hidden files and folders, sidecar JSON of recordings, manifests and files
+    still being written (partial names, or modified within ``settle_seconds``)
+    are left out.
+    """
+    started = time.perf_counter()
+    settings = settings or load_settings()
+    root_path = Path(root).expanduser().resolve()
+    if not root_path.is_dir():
+        raise ArchiveError(f"{root_path}: not a folder; pass the archive directory that holds the recordings")
+    now = time.time() if now is None else now
+    settle_ns = int((now - settings.settle_seconds) * 1e9)
+    result = Scan(root=str(root_path))
+    prefix = len(str(root_path)) + 1
+    for _folder, entries in _walk(str(root_path)):
+        audio_names = {e.name.lower() for e in entries if settings.kind_of(e.name) == "audio"}
+        audio_stems = {n.rsplit(".", 1)[0] for n in audio_names}
+        for entry in entries:
+            name = entry.name
+            lower = name.lower()
+            if lower in settings.ignore_names:
+                result.ignored += 1
+                continue
+            if lower.endswith(settings.partial_suffixes):
+                result.settling.append(entry.path)
+                continue
+            kind = settings.kind_of(name)
+            if kind is None:
+                result.ignored += 1
+                continue
+            if kind == "transcript" and _is_sidecar(name, audio_names, audio_stems):
+                result.sidecars += 1
+                continue
+            try:
+                st = entry.stat()
+            except OSError:
+                continue  # removed while we looked
+            if st.st_mtime_ns > settle_ns:
+                result.settling.append(entry.path)
+                continue
+            result.files.append(ArchiveFile(entry.path, entry.path[prefix:].replace(os.sep, "/"), kind,
+                                            st.st_size, st.st_mtime_ns))
+    result.files.sort(key=lambda f: f.rel)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+@dataclass(frozen=True)
+class HashedFile:
+    file: ArchiveFile
+    sha256: str
+    rehashed: bool  # False when the file index already knew this size+mtime
+
+
+@dataclass
+class Indexed:
+    files: list[HashedFile] = field(default_factory=list)
+    unreadable: list[tuple[ArchiveFile, str]] = field(default_factory=list)  # (file, why)
+    hashed: int = 0
+    seconds: float = 0.0
+
+
+class FileIndex(Protocol):
+    """What the file index needs from the store (``qa.store.database.Store`` provides it)."""
+
+    def known_files(self, stats: Iterable[tuple[str, int, int]]) -> dict[str, str]: ...
+
+    def remember_files(self, entries: Iterable[tuple[str, int, int, str]]) -> None: ...
+
+
+def index(store: FileIndex, files: list[ArchiveFile]) -> Indexed:
+    """Content hashes for ``files``: reused from the store when size and mtime match, else computed and remembered."""
+    started = time.perf_counter()
+    known = store.known_files((f.path, f.size, f.mtime_ns) for f in files)
+    result = Indexed()
+    fresh: list[tuple[str, int, int, str]] = []
+    for f in files:
+        sha = known.get(f.path)
+        if sha is not None:
+            result.files.append(HashedFile(f, sha, rehashed=False))
+            continue
+        try:
+            sha = file_sha256(Path(f.path))
+        except OSError as exc:
+            result.unreadable.append((f, f"cannot read the file ({exc.strerror or exc}); check its permissions"))
+            continue
+        result.hashed += 1
+        result.files.append(HashedFile(f, sha, rehashed=True))
+        fresh.append((f.path, f.size, f.mtime_ns, sha))
+        if len(fresh) >= _REMEMBER_BATCH:
+            store.remember_files(fresh)
+            fresh = []
+    if fresh:
+        store.remember_files(fresh)
+    result.seconds = time.perf_counter() - started
+    return result

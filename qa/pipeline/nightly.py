@@ -1,0 +1,385 @@
+"""The nightly review as plain functions: plan the night, review one job, sum up the run.
+
+The Prefect flows (``flows/review.py``) only call these and decide retries and
+concurrency; everything about *what* a night does lives here, so it can be
+tested and run without Prefect.
+
+A night never reviews content twice (the store's SHA-256 index decides) and
+one bad file never stops it. Each failure is classified once, here:
+
+* the file's fault (undecodable, empty, truncated, silent, malformed transcript
+  or metadata, unsupported language): quarantined with the reason, and not
+  tried again until the file changes or ``Store.release_quarantine``;
+* transient (database locked or unreachable, out of memory): raised as
+  ``TransientFailure`` so the caller retries it;
+* our fault (a bug, a missing model): reported as failed and tried again on
+  the next night, since the file itself may be fine.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+import traceback
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from qa.common.paths import DATA_FILES
+from qa.errors import (
+    AudioError,
+    CallqaError,
+    ConfigError,
+    MetadataError,
+    TranscriptFormatError,
+    UnsupportedLanguageError,
+)
+from qa.pipeline import archive
+from qa.pipeline.review import ReviewOptions, review_file
+from qa.speech.model import ModelOptions
+from qa.speech.transcribe import TranscribeOptions
+from qa.store.database import DuplicateContent, NotFound, Store, StoreError, is_transient_db_error
+
+SETTINGS_FILE = DATA_FILES / "nightly.yaml"
+
+#: Failures that are the file's own: quarantine, do not retry.
+QUARANTINE_ERRORS: tuple[type[BaseException], ...] = (
+    AudioError, TranscriptFormatError, MetadataError, UnsupportedLanguageError, PermissionError, UnicodeError,
+)
+
+
+class TransientFailure(CallqaError):
+    """A failure that may pass if the same call is tried again in a moment."""
+
+    code = "E610"
+
+
+@dataclass(frozen=True)
+class NightlySettings:
+    concurrency: int
+    model_threads: int
+    retry_delays: tuple[float, ...]
+    slowest_calls: int
+    weakest_items: int
+
+
+@functools.lru_cache(maxsize=4)
+def load_settings(path: Path | None = None) -> NightlySettings:
+    """Read ``qa/data/nightly.yaml`` (or ``path``)."""
+    path = Path(path or SETTINGS_FILE)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        settings = NightlySettings(
+            concurrency=int(raw["concurrency"]), model_threads=int(raw["model_threads"]),
+            retry_delays=tuple(float(s) for s in raw["retry_delays"]),
+            slowest_calls=int(raw["slowest_calls"]), weakest_items=int(raw["weakest_items"]),
+        )
+    except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError) as exc:
+        raise ConfigError(f"{path}: cannot read the nightly settings ({exc}); see qa/data/nightly.yaml") from exc
+    if settings.concurrency < 1:
+        raise ConfigError(f"{path}: concurrency must be at least 1")
+    return settings
+
+
+@functools.lru_cache(maxsize=8)
+def open_store(url: str | None = None) -> Store:
+    """One store per process and URL: tasks on the same worker share its connection pool."""
+    return Store.open(url)
+
+
+def review_options(model_threads: int | None = None) -> ReviewOptions:
+    threads = load_settings().model_threads if model_threads is None else model_threads
+    return ReviewOptions(transcribe=TranscribeOptions(model=ModelOptions(threads=threads)))
+
+
+# ---------------------------------------------------------------- planning
+@dataclass(frozen=True)
+class Job:
+    """One file to review tonight."""
+
+    path: str
+    rel: str
+    kind: str  # audio | transcript
+    sha256: str
+    size: int
+
+
+@dataclass
+class Plan:
+    run_id: int
+    archive: str
+    jobs: list[Job]
+    counts: dict[str, int]
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def plan_night(store: Store, archive_dir: Path | str, settings: archive.ArchiveSettings | None = None) -> Plan:
+    """Start a run and list tonight's jobs: files whose content was neither reviewed nor quarantined."""
+    started = time.perf_counter()
+    root = str(Path(archive_dir).expanduser().resolve())
+    found = archive.scan(root, settings)
+    run_id = store.start_run(root)
+    indexed = archive.index(store, found.files)
+    for f, why in indexed.unreadable:
+        store.quarantine(f.path, None, why, "UnreadableFile", run_id)
+    reviewed = store.reviewed_hashes()
+    quarantined = {e.sha256 for e in store.quarantined() if e.sha256}
+    jobs: list[Job] = []
+    seen: set[str] = set()
+    counts = Counter(found=len(found.files), settling=len(found.settling), sidecars=found.sidecars,
+                     rehashed=indexed.hashed, unreadable=len(indexed.unreadable))
+    for h in indexed.files:
+        if h.sha256 in reviewed:
+            counts["already_reviewed"] += 1
+        elif h.sha256 in quarantined:
+            counts["quarantined_before"] += 1
+        elif h.sha256 in seen:
+            counts["duplicates"] += 1  # same content twice in the archive: review it once
+        else:
+            seen.add(h.sha256)
+            jobs.append(Job(h.file.path, h.file.rel, h.file.kind, h.sha256, h.file.size))
+    counts["jobs"] = len(jobs)
+    for key in ("already_reviewed", "quarantined_before", "duplicates"):
+        counts.setdefault(key, 0)
+    return Plan(run_id, root, jobs, dict(counts),
+                {"scan": round(found.seconds, 3), "index": round(indexed.seconds, 3),
+                 "plan": round(time.perf_counter() - started, 3)})
+
+
+# ---------------------------------------------------------------- one job
+@dataclass
+class Outcome:
+    """What happened to one job; ``status`` is reviewed, quarantined, failed, duplicate or vanished."""
+
+    status: str
+    path: str
+    rel: str
+    sha256: str
+    call_id: str | None = None
+    seconds: float = 0.0
+    audio_seconds: float = 0.0
+    score: float | None = None
+    items: dict[str, str] = field(default_factory=dict)
+    stages: dict[str, float] = field(default_factory=dict)  # seconds per pipeline stage (review_file's timings)
+    error_class: str | None = None
+    reason: str | None = None
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Worth retrying in a moment: the database was busy or unreachable, or memory ran out."""
+    if isinstance(exc, (MemoryError, ConnectionError, TimeoutError)):
+        return True
+    return is_transient_db_error(exc.__cause__ if isinstance(exc, StoreError) else exc)
+
+
+def _call_id_taken_by(store: Store, call_id: str, path: str) -> str | None:
+    """Another existing file already stored under ``call_id`` (tonight's content is new, so not an update)."""
+    try:
+        stored = store.load_transcript(call_id)
+    except NotFound:
+        return None
+    other = str(stored.source.get("path") or "")
+    if other and other != path and Path(other).exists():
+        return other
+    return None
+
+
+def review_job(store: Store, job: Job, options: ReviewOptions | None = None, run_id: int | None = None,
+               reports_dir: Path | None = None) -> Outcome:
+    """Review one file and store the result in one transaction; never raises except ``TransientFailure``."""
+    started = time.perf_counter()
+    outcome = Outcome("reviewed", job.path, job.rel, job.sha256)
+    try:
+        review = review_file(Path(job.path), options or review_options())
+        transcript, card = review.transcript, review.scorecard
+        outcome.call_id = transcript.call_id
+        # Audio is hashed again while probed: store the content actually reviewed.
+        sha = transcript.source.get("sha256") or job.sha256
+        other = _call_id_taken_by(store, transcript.call_id, job.path)
+        if other is not None:
+            raise MetadataError(
+                f"call id {transcript.call_id!r} is already used by {other}; give one of them its own call_id "
+                f"(a sidecar {Path(job.path).name}.json with {{\"call_id\": ...}}, or a manifest.csv row)")
+        store.save_review(transcript, review.findings, card, sha256=sha, path=job.path)
+        outcome.sha256 = sha
+        outcome.audio_seconds = float(transcript.duration or 0.0)
+        outcome.score = card.score
+        outcome.items = {i.id: i.status for i in card.items}
+        outcome.stages = dict(review.timings)
+        if reports_dir is not None:
+            try:
+                _write_scorecard(store, card, Path(reports_dir))
+            except OSError as exc:  # the call is stored; a report file is a copy
+                outcome.reason = f"stored, but its scorecard file was not written: {exc}"
+    except DuplicateContent as exc:
+        outcome.status, outcome.error_class, outcome.reason = "duplicate", type(exc).__name__, str(exc)
+    except QUARANTINE_ERRORS as exc:
+        if not Path(job.path).exists():
+            outcome.status, outcome.reason = "vanished", "the file was removed during the run"
+        else:
+            entry = store.quarantine(job.path, job.sha256, str(exc), type(exc).__name__, run_id)
+            outcome.status, outcome.error_class = "quarantined", entry.error_class
+            outcome.reason = entry.reason
+    except Exception as exc:  # noqa: BLE001 - classify everything: one file never stops the night
+        if is_transient(exc):
+            raise TransientFailure(f"{job.rel}: {type(exc).__name__}: {exc}; it will be retried") from exc
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        outcome.status, outcome.error_class = "failed", type(exc).__name__
+        outcome.reason = f"{_clip(str(exc))} (at {Path(where.filename).name}:{where.lineno}); tried again next night"
+    outcome.seconds = round(time.perf_counter() - started, 3)
+    return outcome
+
+
+def _clip(text: str, limit: int = 600) -> str:
+    return text if len(text) <= limit else text[:limit] + " …"
+
+
+def failed_outcome(job: Job, exc: BaseException | None) -> Outcome:
+    """The outcome of a job whose retries ran out (it stays unquarantined: next night tries again)."""
+    reason = f"{_clip(str(exc))}; retries exhausted, tried again next night" if exc else "the task did not finish"
+    return Outcome("failed", job.path, job.rel, job.sha256, error_class=type(exc).__name__ if exc else "Unknown",
+                   reason=reason)
+
+
+def _write_scorecard(store: Store, card: Any, reports_dir: Path) -> None:
+    import json
+
+    from qa.intake.transcript_io import write_atomic
+    from qa.reports.export import scorecard_to_dict
+
+    data = scorecard_to_dict(card, store.dispute_overlay(card.call_id))
+    write_atomic(reports_dir / f"{card.call_id}.scorecard.json", json.dumps(data, ensure_ascii=False, indent=1))
+
+
+# ---------------------------------------------------------------- the run's summary
+def _weakest(outcomes: list[Outcome], limit: int) -> list[dict[str, Any]]:
+    """Items failed most often tonight (partial counts half), among calls where they applied."""
+    tally: dict[str, Counter] = {}
+    for o in outcomes:
+        for item, status in o.items.items():
+            if status != "n/a":
+                tally.setdefault(item, Counter())[status] += 1
+    rows = []
+    for item, c in tally.items():
+        applied = sum(c.values())
+        rows.append({"item": item, "applied": applied, "fail": c["fail"], "partial": c["partial"],
+                     "weakness": round((c["fail"] + 0.5 * c["partial"]) / applied, 3)})
+    rows.sort(key=lambda r: (-r["weakness"], -r["applied"], r["item"]))
+    return [r for r in rows if r["weakness"] > 0][:limit]
+
+
+def summarise(plan: Plan, outcomes: list[Outcome], wall_seconds: float,
+              settings: NightlySettings | None = None) -> dict[str, Any]:
+    """Counts, failures, slowest calls and weakest items of one night, as plain JSON-able data."""
+    settings = settings or load_settings()
+    by_status = Counter(o.status for o in outcomes)
+    reviewed = [o for o in outcomes if o.status == "reviewed"]
+    audio = sum(o.audio_seconds for o in reviewed)
+    skipped = (plan.counts["already_reviewed"] + plan.counts["quarantined_before"] + plan.counts["duplicates"]
+               + plan.counts["settling"] + by_status["duplicate"] + by_status["vanished"])
+    failed = by_status["quarantined"] + by_status["failed"] + plan.counts["unreadable"]
+    hours = wall_seconds / 3600 if wall_seconds > 0 else 0.0
+    counts = {
+        **plan.counts, "reviewed": len(reviewed), "skipped": skipped, "failed": failed,
+        "quarantined": by_status["quarantined"] + plan.counts["unreadable"], "errors": by_status["failed"],
+        "audio_seconds": round(audio, 1), "wall_seconds": round(wall_seconds, 2),
+        "calls_per_hour": round(len(reviewed) / hours, 1) if hours else 0.0,
+        "audio_hours_per_wall_hour": round(audio / wall_seconds, 2) if wall_seconds > 0 else 0.0,
+    }
+    failures = [{"file": o.rel, "status": o.status, "error": o.error_class, "reason": o.reason}
+                for o in outcomes if o.status in ("quarantined", "failed")]
+    slowest = sorted(reviewed, key=lambda o: -o.seconds)[: settings.slowest_calls]
+    return {
+        "run_id": plan.run_id, "archive": plan.archive, "counts": counts, "timings": plan.seconds,
+        "failures": failures,
+        "slowest": [{"call_id": o.call_id, "file": o.rel, "seconds": o.seconds, "audio_seconds": o.audio_seconds,
+                     "stages": o.stages} for o in slowest],
+        "weakest_items": _weakest(reviewed, settings.weakest_items),
+        "final_line": final_line(counts),
+    }
+
+
+def final_line(counts: dict[str, Any]) -> str:
+    return (f"nightly review: {counts['reviewed']} reviewed, {counts['skipped']} skipped, "
+            f"{counts['failed']} failed ({counts['quarantined']} quarantined) in {counts['wall_seconds']:.1f} s")
+
+
+def summary_markdown(summary: dict[str, Any]) -> str:
+    """The run summary for people: Prefect's artifact page and the reports folder."""
+    c = summary["counts"]
+    lines = [f"# Nightly review, run {summary['run_id']}", "", f"Archive: `{summary['archive']}`", "",
+             f"**{summary['final_line']}**", "",
+             f"- found {c['found']} call files; {c['jobs']} new tonight, {c['already_reviewed']} already reviewed, "
+             f"{c['quarantined_before']} still quarantined, {c['duplicates']} duplicate copies, "
+             f"{c['settling']} still being copied in",
+             f"- audio reviewed: {c['audio_seconds'] / 3600:.2f} h ({c['audio_hours_per_wall_hour']} audio hours "
+             f"per wall hour, {c['calls_per_hour']} calls per hour)", ""]
+    if summary["failures"]:
+        lines += ["## Failures", "", "| file | status | error | reason |", "|---|---|---|---|"]
+        lines += [f"| {f['file']} | {f['status']} | {f['error']} | {_cell(f['reason'])} |" for f in summary["failures"]]
+        lines.append("")
+    if summary["slowest"]:
+        lines += ["## Slowest calls", "", "| call | file | seconds | audio seconds |", "|---|---|---|---|"]
+        lines += [f"| {s['call_id']} | {s['file']} | {s['seconds']:.1f} | {s['audio_seconds']:.1f} |"
+                  for s in summary["slowest"]]
+        lines.append("")
+    if summary["weakest_items"]:
+        lines += ["## Weakest items tonight", "", "| item | calls | fail | partial |", "|---|---|---|---|"]
+        lines += [f"| {w['item']} | {w['applied']} | {w['fail']} | {w['partial']} |" for w in summary["weakest_items"]]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _cell(text: str | None) -> str:
+    return (text or "").replace("|", "\\|").replace("\n", " ")[:300]
+
+
+def outcome_rows(outcomes: list[Outcome]) -> list[dict[str, Any]]:
+    """One row per file tried tonight, for a table artifact."""
+    return [{"file": o.rel, "call_id": o.call_id, "status": o.status, "seconds": o.seconds,
+             "audio_seconds": round(o.audio_seconds, 1), "score": o.score, "error": o.error_class}
+            for o in outcomes]
+
+
+def finish_night(store: Store, plan: Plan, outcomes: list[Outcome], wall_seconds: float,
+                 reports_dir: Path | None = None) -> dict[str, Any]:
+    """Summarise, record the run in the store, and write the report files if asked."""
+    summary = summarise(plan, outcomes, wall_seconds)
+    store.finish_run(plan.run_id, summary["counts"], summary)
+    if reports_dir is not None:
+        import json
+
+        from qa.intake.transcript_io import write_atomic
+
+        base = Path(reports_dir) / f"nightly-{plan.run_id}"
+        write_atomic(base.with_suffix(".md"), summary_markdown(summary))
+        write_atomic(base.with_suffix(".json"), json.dumps(
+            {**summary, "outcomes": [asdict(o) for o in outcomes]}, ensure_ascii=False, indent=1))
+    return summary
+
+
+# ---------------------------------------------------------------- re-scoring
+def stored_call_ids(store: Store) -> list[str]:
+    return list(dict.fromkeys(row["call_id"] for row in store.scores_frame()))
+
+
+def rescore_all(store: Store, rubric_path: Path | None = None) -> int:
+    """Score every stored call again with ``rubric_path`` from its stored transcript and findings.
+
+    Nothing is transcribed or tagged again; the old scores stay in the store
+    under their rubric version and disputes are untouched. Returns the number
+    of calls re-scored.
+    """
+    from qa.scoring.rubric import load_rubric
+    from qa.scoring.score import score_call
+
+    rubric = load_rubric(rubric_path)
+    done = 0
+    for call_id in stored_call_ids(store):
+        card = score_call(store.load_transcript(call_id), store.load_findings(call_id), rubric)
+        store.save_scorecard(card)
+        done += 1
+    return done

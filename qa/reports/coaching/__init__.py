@@ -1,0 +1,1 @@
+"""The coaching report's parts: settings, records, the counting, CSV tables (the data comes from the pipeline)."""

@@ -1,0 +1,1 @@
+"""Stage 4, findings -> Scorecard: the rubric as data, the scoring, and agreement with reviewers."""

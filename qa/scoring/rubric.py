@@ -1,0 +1,182 @@
+"""The rubric: course items as data (``rubrics/default.yaml``), validated on load.
+
+A team copies the YAML, edits titles, weights, rules and tips, and passes it
+with ``--rubric``. Its sha256 is the version stored with every score.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from pathlib import Path
+from typing import Any, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from qa.errors import RubricError
+from qa.types import check_course_id
+
+DEFAULT_RUBRIC = Path(__file__).resolve().parents[2] / "rubrics" / "default.yaml"
+STATUSES = ("pass", "partial", "fail", "n/a")
+
+
+class Matcher(BaseModel):
+    """Picks findings by course ID, kind, role, value and detail."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Union[str, tuple[str, ...]]
+    id: str | None = None
+    role: Literal["agent", "customer", "unknown"] | None = None
+    value_min: float | None = None
+    value_max: float | None = None
+    value_in: tuple[Any, ...] | None = None
+    detail: dict[str, Any] | None = None
+    count_min: int = Field(default=1, ge=0)
+    count_max: int | None = Field(default=None, ge=0)  # 0 = "no such finding" (absence)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _absence(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("count_max") == 0 and "count_min" not in data:
+            data = {**data, "count_min": 0}
+        return data
+
+    @model_validator(mode="after")
+    def _bounds(self) -> "Matcher":
+        if self.count_max is not None and self.count_max < self.count_min:
+            raise ValueError(f"count_max {self.count_max} is below count_min {self.count_min}")
+        return self
+
+    @field_validator("kind", mode="before")
+    @classmethod
+    def _kinds(cls, value: Any) -> Any:
+        return tuple(value) if isinstance(value, list) else value
+
+    @field_validator("id")
+    @classmethod
+    def _course_id(cls, value: str | None) -> str | None:
+        return value if value is None else check_course_id(value)
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        return (self.kind,) if isinstance(self.kind, str) else self.kind
+
+
+class AllOf(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    all: tuple[Matcher, ...] = Field(min_length=1)
+
+
+Rule = Union[AllOf, Matcher]
+
+
+class Texts(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    zh: str
+    en: str
+    es: str
+
+    def get(self, language: str) -> str:
+        return getattr(self, language, self.en)
+
+
+class Item(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    title: Texts
+    course: str = ""
+    weight: float = Field(gt=0)
+    applies_if: tuple[Rule, ...] | None = None
+    na_reason: str = "not applicable to this call"
+    auto_fail_if: tuple[Rule, ...] = ()
+    fail_if: tuple[Rule, ...] = ()
+    partial_if: tuple[Rule, ...] = ()
+    pass_if: tuple[Rule, ...] = ()
+    otherwise: Literal["pass", "partial", "fail"]
+    tip: Texts
+
+    @field_validator("id")
+    @classmethod
+    def _course_id(cls, value: str) -> str:
+        return check_course_id(value)
+
+
+class Rubric(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    version: int
+    partial_credit: float = Field(ge=0, le=1)
+    items: tuple[Item, ...] = Field(min_length=1)
+    sha256: str = ""
+    source: str = ""
+
+    @model_validator(mode="after")
+    def _unique(self) -> "Rubric":
+        seen = [i.id for i in self.items]
+        dupes = sorted({i for i in seen if seen.count(i) > 1})
+        if dupes:
+            raise ValueError(f"items listed twice: {', '.join(dupes)}")
+        return self
+
+    @property
+    def version_tag(self) -> str:
+        """What is stored with every score: the rubric's version and content hash."""
+        return f"v{self.version}-{self.sha256[:12]}"
+
+    def item(self, course_id: str) -> Item:
+        return next(i for i in self.items if i.id == course_id)
+
+
+def _line_of(raw_text: str, index: int) -> str:
+    """Where items[index] starts, for error messages."""
+    try:
+        root = yaml.compose(raw_text)
+        for key, value in root.value:
+            if key.value == "items":
+                return f" (line {value.value[index].start_mark.line + 1})"
+    except (yaml.YAMLError, AttributeError, IndexError, TypeError):
+        pass
+    return ""
+
+
+def parse_rubric(text: str, source: str = "<rubric>") -> Rubric:
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise RubricError(f"{source}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise RubricError(f"{source}: a rubric is a mapping with name, version, partial_credit and items")
+    try:
+        rubric = Rubric.model_validate(raw)
+    except ValidationError as exc:
+        problems = []
+        for e in exc.errors():
+            loc = e["loc"]
+            where = ".".join(map(str, loc))
+            if len(loc) >= 2 and loc[0] == "items" and isinstance(loc[1], int):
+                items = raw.get("items") or []
+                entry = items[loc[1]] if loc[1] < len(items) else None
+                ident = entry.get("id", "?") if isinstance(entry, dict) else "?"
+                where = f"item {ident}{_line_of(text, loc[1])}: " + ".".join(map(str, loc[2:]))
+            problems.append(f"{where}: {e['msg']}")
+        raise RubricError(f"{source}: " + "; ".join(problems)) from exc
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return rubric.model_copy(update={"sha256": digest, "source": source})
+
+
+@functools.lru_cache(maxsize=8)
+def _load(path: str, mtime_ns: int) -> Rubric:
+    return parse_rubric(Path(path).read_text(encoding="utf-8"), source=path)
+
+
+def load_rubric(path: Path | None = None) -> Rubric:
+    path = Path(path or DEFAULT_RUBRIC)
+    if not path.is_file():
+        raise RubricError(f"{path}: no such rubric file")
+    return _load(str(path), path.stat().st_mtime_ns)

@@ -1,0 +1,287 @@
+"""Speech recognition of one mono signal with faster-whisper, returned as timed utterances.
+
+Callers pass one channel (stereo calls) or the mix (mono calls); times in the
+result are shifted by ``offset`` so chunks of a long recording line up.
+Mandarin comes out in simplified characters (Whisper base often writes
+traditional ones), and well-known inventions on silence are dropped.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import yaml
+
+from qa.common.paths import DATA_FILES
+from qa.errors import ConfigError, UnsupportedLanguageError
+from qa.speech.audio import SAMPLE_RATE
+from qa.speech.model import ModelOptions, load_model
+from qa.types import Utterance, Word
+
+_STRIP = re.compile(r"[\s\W_]+", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class AsrSettings:
+    """Decoding settings; loaded from ``qa/data/asr.yaml`` and returned with every transcript."""
+
+    beam_size: int
+    condition_on_previous_text: bool
+    temperature: tuple[float, ...]
+    compression_ratio_threshold: float
+    log_prob_threshold: float
+    no_speech_threshold: float
+    vad_filter: bool
+    vad: dict[str, Any]
+    split_pause: float
+    min_gap: float
+    chunk_seconds: float
+    search_seconds: float
+    languages: tuple[str, ...]
+    foreign_language_probability: float
+    relabel_probability: float | None = 0.90
+    piece_seconds: float = 28.0
+    hallucinations: tuple[str, ...] = field(default_factory=tuple)
+
+    def with_overrides(self, **changes: Any) -> "AsrSettings":
+        """A copy with the given settings changed; ``None`` values keep the default."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+@functools.lru_cache(maxsize=1)
+def default_settings() -> AsrSettings:
+    raw = yaml.safe_load((DATA_FILES / "asr.yaml").read_text(encoding="utf-8"))
+    try:
+        raw["temperature"] = tuple(raw["temperature"])
+        raw["languages"] = tuple(raw["languages"])
+        raw["hallucinations"] = tuple(_STRIP.sub("", h.lower()) for h in raw.get("hallucinations", []))
+        return AsrSettings(**raw)
+    except (TypeError, KeyError) as exc:
+        raise ConfigError(f"qa/data/asr.yaml is malformed: {exc}") from exc
+
+
+@functools.lru_cache(maxsize=1)
+def _t2s():
+    import opencc
+
+    # Taiwan-standard to simplified: Whisper's traditional output is Taiwan-style, and
+    # tw2s also gets 著急 -> 着急 / 睡著 -> 睡着 right where plain t2s leaves 著 (著名 stays).
+    return opencc.OpenCC("tw2s")
+
+
+_CN_DIGITS = {"零": "0", "〇": "0", "一": "1", "幺": "1", "二": "2", "两": "2", "三": "3", "四": "4",
+              "五": "5", "六": "6", "七": "7", "八": "8", "九": "9"}
+#: Three or more Chinese digits in a row are a number read digit by digit (一二三一五 = 12315).
+_CN_DIGIT_RUN = re.compile(f"[{''.join(_CN_DIGITS)}]{{3,}}")
+
+
+def normalise_word(text: str, language: str) -> str:
+    return _t2s().convert(text) if language == "zh" else text
+
+
+def normalise_words(texts: list[str], language: str) -> list[str]:
+    """Simplified characters and Arabic digit strings for a run of Chinese ASR words.
+
+    OpenCC converts by phrase (著急 -> 着急), so the run is converted as one
+    string and cut back into words; conversion is one character for one, so
+    the cut points stay where they were.
+    """
+    if language != "zh":
+        return texts
+    joined = "".join(texts)
+    converted = _t2s().convert(joined)
+    converted = _CN_DIGIT_RUN.sub(lambda m: "".join(_CN_DIGITS[c] for c in m.group()), converted)
+    if len(converted) != len(joined):
+        return [normalise_word(t, language) for t in texts]
+    out, at = [], 0
+    for t in texts:
+        out.append(converted[at: at + len(t)])
+        at += len(t)
+    return out
+
+
+def join_words(words: list[Word], language: str) -> str:
+    text = "".join(w.text for w in words)
+    return text.strip() if language == "zh" else " ".join(text.split())
+
+
+def speech_spans(audio: np.ndarray, settings: AsrSettings) -> list[dict]:
+    """Where someone speaks in one 16 kHz signal (Silero VAD), as sample ranges."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    return get_speech_timestamps(audio, VadOptions(**settings.vad))
+
+
+def pack_spans(spans: list[dict], seconds: float) -> list[list[dict]]:
+    """Consecutive speech spans grouped so that each group's speech fits one Whisper window.
+
+    Whisper's encoder reads a 30 s window whatever it holds, so full groups
+    cost no more encoder passes than one pass over all the speech, while
+    separate groups can go to separate workers (an agent who talks twice as
+    much as the customer no longer leaves one core idle).
+    """
+    limit = seconds * SAMPLE_RATE
+    groups: list[list[dict]] = []
+    filled = 0
+    for span in spans:
+        length = span["end"] - span["start"]
+        if groups and filled + length <= limit:
+            groups[-1].append(span)
+            filled += length
+        else:
+            groups.append([span])
+            filled = length
+    return groups
+
+
+def speech_of(audio: np.ndarray, spans: list[dict]) -> np.ndarray:
+    """The speech in ``spans`` cut out of ``audio`` and joined, silence left out."""
+    return np.ascontiguousarray(np.concatenate([audio[s["start"]: s["end"]] for s in spans]))
+
+
+def language_probabilities(samples: list[np.ndarray], options: ModelOptions, map_fn=map) -> dict[str, float]:
+    """The model's probability of every language it knows, for the speech in ``samples``.
+
+    Each sample (up to one window of one side's speech; at least one, none
+    empty) is judged on its own, side by side when ``map_fn`` is a pool's map,
+    and the probabilities are averaged weighted by length.
+    """
+    model = load_model(options)
+
+    def judge(audio: np.ndarray) -> dict[str, float]:
+        _, _, all_probs = model.detect_language(audio=audio, language_detection_segments=1)
+        return dict(all_probs)
+
+    total = float(sum(s.size for s in samples))
+    probs: dict[str, float] = {}
+    for sample, judged in zip(samples, map_fn(judge, samples)):
+        for lang, p in judged.items():
+            probs[lang] = probs.get(lang, 0.0) + p * sample.size / total
+    return probs
+
+
+def settle_language(probs: dict[str, float], labelled: str | None, settings: AsrSettings) -> tuple[str, float]:
+    """The language to transcribe in, and its probability relative to our languages.
+
+    A call the model is at least ``foreign_language_probability`` sure is in a
+    language callqa does not handle is refused, labelled or not: its transcript
+    would be gibberish. Without a label, the most likely of ours. With one,
+    the label, unless the model is at least ``relabel_probability`` sure the
+    call is in another of ours (a Spanish call filed under Mandarin): then the
+    language heard, and the transcript and scorecard say so. The probability
+    is 1.0 when label and model agree.
+    """
+    best_other, p_other = max(probs.items(), key=lambda kv: kv[1])
+    if best_other not in settings.languages and p_other >= settings.foreign_language_probability:
+        filed = f" (its metadata says {labelled})" if labelled else ""
+        raise UnsupportedLanguageError(
+            f"the call sounds like language {best_other!r} (p={p_other:.2f}){filed}; callqa handles "
+            f"{', '.join(settings.languages)}. If that is wrong, force one with --language."
+        )
+    ours = sum(probs.get(lang, 0.0) for lang in settings.languages) or 1.0
+    heard = max(settings.languages, key=lambda lang: probs.get(lang, 0.0))
+    if labelled is None:
+        return heard, probs.get(heard, 0.0) / ours
+    if heard == labelled:
+        return labelled, 1.0
+    if settings.relabel_probability is not None and probs.get(heard, 0.0) >= settings.relabel_probability:
+        return heard, probs.get(heard, 0.0) / ours
+    return labelled, probs.get(labelled, 0.0) / ours
+
+
+def _is_hallucination(text: str, settings: AsrSettings) -> bool:
+    flat = _STRIP.sub("", text.lower())
+    return bool(flat) and any(h in flat for h in settings.hallucinations)
+
+
+def _decode(audio: np.ndarray, language: str, options: ModelOptions, settings: AsrSettings, vad: bool):
+    return load_model(options).transcribe(
+        audio,
+        language=language,
+        task="transcribe",
+        beam_size=settings.beam_size,
+        temperature=list(settings.temperature),
+        compression_ratio_threshold=settings.compression_ratio_threshold,
+        log_prob_threshold=settings.log_prob_threshold,
+        no_speech_threshold=settings.no_speech_threshold,
+        condition_on_previous_text=settings.condition_on_previous_text,
+        word_timestamps=True,
+        vad_filter=vad,
+        vad_parameters=dict(settings.vad) if vad else None,
+    )[0]
+
+
+def transcribe_signal(
+    audio: np.ndarray,
+    language: str,
+    options: ModelOptions,
+    settings: AsrSettings,
+    offset: float = 0.0,
+    speaker: str = "",
+    role: str = "unknown",
+    spans: list[dict] | None = None,
+) -> list[Utterance]:
+    """Utterances (with word timings) heard in one mono 16 kHz signal.
+
+    ``spans``: decode only these speech spans (see ``pack_spans``), cut out
+    and joined, with times put back on the signal's clock; None: the whole
+    signal, with the VAD as the settings say.
+    """
+    if spans is None:
+        segments = _decode(audio, language, options, settings, vad=settings.vad_filter)
+    else:
+        from faster_whisper.transcribe import restore_speech_timestamps
+
+        segments = _decode(speech_of(audio, spans), language, options, settings, vad=False)
+        segments = restore_speech_timestamps(segments, spans, SAMPLE_RATE)
+    return _utterances(segments, language, settings, offset, speaker, role)
+
+
+def _utterances(segments, language: str, settings: AsrSettings, offset: float, speaker: str,
+                role: str) -> list[Utterance]:
+    utterances: list[Utterance] = []
+    for seg in segments:
+        if _is_hallucination(seg.text, settings) or not seg.words:
+            continue
+        texts = normalise_words([w.word for w in seg.words], language)
+        words = [
+            Word(
+                start=round(offset + float(w.start), 3),
+                end=round(offset + float(max(w.end, w.start)), 3),
+                text=text,
+                probability=round(float(w.probability), 4),
+            )
+            for w, text in zip(seg.words, texts)
+        ]
+        for group in split_at_pauses(words, settings.split_pause):
+            text = join_words(group, language)
+            if not _STRIP.sub("", text):
+                continue
+            utterances.append(
+                Utterance(
+                    role=role,
+                    start=group[0].start,
+                    end=group[-1].end,
+                    text=text,
+                    words=group,
+                    speaker=speaker,
+                    confidence=round(float(np.mean([w.probability for w in group])), 4),
+                    no_speech_prob=round(float(seg.no_speech_prob), 4),
+                )
+            )
+    return utterances
+
+
+def split_at_pauses(words: list[Word], pause: float) -> list[list[Word]]:
+    """Cut a run of words wherever the speaker pauses longer than ``pause`` seconds."""
+    groups: list[list[Word]] = []
+    for word in words:
+        if groups and word.start - groups[-1][-1].end <= pause:
+            groups[-1].append(word)
+        else:
+            groups.append([word])
+    return groups

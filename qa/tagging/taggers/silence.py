@@ -1,0 +1,82 @@
+"""K1 不要让我等: dead air, holds, and total non-talk time.
+
+Fires:
+- ``dead_air`` for a gap of at least ``silence.dead_air`` s with nobody speaking
+  that no hold announcement explains (value: seconds; evidence: the utterance before it);
+- ``hold`` when an agent's hold announcement (请您稍等, "un momento, por favor",
+  "let me put you on hold") is followed within ``silence.hold_window`` s by at
+  least ``silence.hold_min`` s of silence (value: seconds; detail: whether an
+  estimate was given — 大概一分钟 — and whether the agent thanked the customer
+  after — 感谢您的耐心等待);
+- ``hold_without_estimate`` / ``hold_without_thanks`` for the holds that miss them;
+- ``non_talk`` once per call (value: seconds nobody speaks; detail: share of the call).
+Does not fire on ordinary pauses between turns, nor on 稍等 with no silence after it.
+"""
+
+from __future__ import annotations
+
+from qa.tagging.context import TagContext, from_utterance
+from qa.types import Finding, Gap, Utterance
+
+COURSE_ID = "K1"
+
+
+def _utterance_before(utterances: list[Utterance], t: float) -> Utterance | None:
+    before = [u for u in utterances if u.end <= t + 1e-6]
+    return max(before, key=lambda u: u.end) if before else None
+
+
+def tag_silence(ctx: TagContext) -> list[Finding]:
+    th = ctx.thresholds["silence"]
+    utterances = ctx.utterances
+    gaps: list[Gap] = ctx.transcript.gaps
+    findings: list[Finding] = []
+    explained: set[Gap] = set()
+
+    for i, u in enumerate(utterances):
+        if u.role != "agent" or not ctx.kinds(i, "hold"):
+            continue
+        hold_gap = next((g for g in gaps if u.end - 0.5 <= g.start <= u.end + th["hold_window"]
+                         and g.duration >= th["hold_min"]), None)
+        if hold_gap is None:
+            continue
+        explained.add(hold_gap)
+        estimate = bool(ctx.kinds(i, "hold_estimate"))
+        thanked = any(
+            v.role == "agent" and hold_gap.end - 0.5 <= v.start <= hold_gap.end + th["thanks_window"]
+            and ctx.kinds(j, "thanks_for_waiting")
+            for j, v in enumerate(utterances)
+        )
+        detail = {"estimate": estimate, "thanked": thanked, "silence_start": hold_gap.start,
+                  "silence_end": hold_gap.end, "long": hold_gap.duration >= th["long_hold"]}
+        findings.append(from_utterance(COURSE_ID, "hold", round(hold_gap.duration, 2), u, detail,
+                                       end=hold_gap.end))
+        if not estimate:
+            findings.append(from_utterance(COURSE_ID, "hold_without_estimate", round(hold_gap.duration, 2), u,
+                                           detail, end=hold_gap.end))
+        if not thanked:
+            findings.append(from_utterance(COURSE_ID, "hold_without_thanks", round(hold_gap.duration, 2), u,
+                                           detail, end=hold_gap.end))
+
+    for gap in gaps:
+        if gap in explained or gap.duration < th["dead_air"] or gap.start <= 0.0 or gap.end >= ctx.transcript.duration:
+            continue  # leading/trailing silence is the recorder, not the agent
+        before = _utterance_before(utterances, gap.start)
+        if before is None:
+            continue
+        findings.append(from_utterance(COURSE_ID, "dead_air", round(gap.duration, 2), before,
+                                       {"silence_start": gap.start, "silence_end": gap.end},
+                                       end=gap.end))
+
+    if utterances:
+        first, last = min(u.start for u in utterances), max(u.end for u in utterances)
+        inside = [g for g in gaps if g.start >= first - 1e-6 and g.end <= last + 1e-6]
+        silent = sum(g.duration for g in inside)
+        span = max(last - first, 1e-6)
+        longest = max(inside, key=lambda g: g.duration, default=None)
+        anchor = _utterance_before(utterances, longest.start) if longest else utterances[0]
+        findings.append(from_utterance(
+            COURSE_ID, "non_talk", round(silent, 2), anchor or utterances[0],
+            {"share": round(silent / span, 3), "longest": round(longest.duration, 2) if longest else 0.0},
+        ))
+    return findings

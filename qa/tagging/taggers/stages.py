@@ -1,0 +1,172 @@
+"""S1–S6 六个心理阶段, the complaint class, and P4/R5 平息抱怨: where the customer's complaint goes.
+
+Each customer utterance gets the highest stage its words cue (lexicon kinds
+``stage_S1`` … ``stage_S6``; a weak cue, weight below ``stages.weak_weight``,
+counts ``stages.weak_drop`` stages lower), raised by anger words (at least
+``stages.anger_stage``) and sensitive words (at least ``stages.sensitive_stage``:
+12315, 曝光, 律师 are escalation), and bumped by ``stages.loud_bump`` when the
+audio shows the customer ``tone.loudness_rise_db`` louder than their own median.
+
+Fires:
+- ``stage`` (S1..S6) for each customer utterance with a stage: 怎么还没到 → S1,
+  你们怎么回事 → S2, 太差了 → S3, 再不解决我就投诉 → S4, 我要投诉 → S5,
+  找你们领导 / 12315 → S6; detail: the cues;
+- ``peak_stage`` (S-ids 1..6, or "S0" when no complaint cue at all) once per call;
+- ``final_stage``: the highest stage in the last ``stages.final_utterances``
+  customer utterances ("S0" when they are calm: 好的谢谢);
+- ``complaint_class`` (普通/重大/升级/疑难, detail.key ordinary/major/escalated/difficult):
+  escalated when the peak is at least ``complaint_class.escalated_stage`` (S6),
+  major when at least ``complaint_class.major_stage`` (S5: a formal complaint) or when the
+  customer reports harm to health, safety or money (lexicon kind ``harm``: 孩子吃了拉肚子住院了,
+  "someone used my card, it's fraud"; not 没有受伤), unless ``complaint_class.major_on_harm`` is off,
+  difficult when the agent transferred ``complaint_class.difficult_transfers`` times (K2)
+  or the customer restated the problem ``complaint_class.difficult_restatements`` times (K4),
+  else ordinary (detail.complaint is False when there was no complaint cue);
+- P4 and R5 ``deescalated`` when the peak reached ``stages.min_peak`` and the final
+  stage is lower (value: stages dropped); ``stayed_at_peak`` when it is not;
+  ``escalated_during_call`` when the final stage is above the customer's opening
+  stage (first ``stages.opening_utterances`` utterances) by at least one.
+Call-level findings carry the course ID of their stage (S1 when the stage is S0).
+Does not fire ``stage`` on neutral customer turns (我想查一下快递) or on the agent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from qa.tagging.context import TagContext, from_utterance, not_applicable
+from qa.tagging.taggers.repetition import restatements
+from qa.tagging.taggers.tone import clean_kinds, loudness_rises
+from qa.types import Finding
+
+STAGE_IDS = ("S1", "S2", "S3", "S4", "S5", "S6")
+CLASSES = {"ordinary": "普通", "major": "重大", "escalated": "升级", "difficult": "疑难"}
+_STAGE_KINDS = tuple(f"stage_{s}" for s in STAGE_IDS)
+
+
+@dataclass(frozen=True)
+class CustomerStage:
+    """The stage of one customer utterance (0 = no complaint signal) and why."""
+
+    index: int
+    level: int
+    cues: tuple[str, ...]
+    loud: bool = False
+
+
+def stage_name(level: int) -> str:
+    return f"S{level}"
+
+
+def customer_stages(ctx: TagContext) -> list[CustomerStage]:
+    """Every customer utterance with its stage level, in order (once per call: the cues tagger uses them too)."""
+    return ctx.shared("stages.customer_stages", _customer_stages)
+
+
+def _customer_stages(ctx: TagContext) -> list[CustomerStage]:
+    th = ctx.thresholds["stages"]
+    weak = float(th["weak_weight"])
+    loud = loudness_rises(ctx)
+    out = []
+    for i, u in enumerate(ctx.utterances):
+        if u.role != "customer":
+            continue
+        level, cues = 0, []
+        for m in clean_kinds(ctx, i, *_STAGE_KINDS, "anger", "sensitive"):
+            if m.kind in ("anger", "sensitive"):
+                stage = int(th[f"{m.kind}_stage"]) if m.entry.weight >= weak else int(th[f"weak_{m.kind}_stage"])
+            else:
+                stage = int(m.kind[-1]) - (int(th["weak_drop"]) if m.entry.weight < weak else 0)
+            stage = max(1, min(6, stage))
+            cues.append(f"{m.kind}:{m.text}")
+            level = max(level, stage)
+        is_loud = i in loud
+        if is_loud:
+            level = min(int(th["loud_cap"]), max(level + int(th["loud_bump"]), int(th["loud_floor"])))
+        out.append(CustomerStage(i, level, tuple(cues), is_loud))
+    return out
+
+
+def transfers(ctx: TagContext, index: int) -> list:
+    """Transfer cues of an agent utterance, without those the agent does for the customer.
+
+    我马上为您联系快递 is the agent acting (a commitment right before the cue), not a
+    run-around like 您联系快递吧.
+    """
+    acting = [m.end_char for m in ctx.kinds(index, "commitment")]
+    return [m for m in ctx.kinds(index, "transfer")
+            if not any(m.start_char - 1 <= end <= m.end_char for end in acting)]
+
+
+def complaint_class(ctx: TagContext, peak: int) -> tuple[str, dict]:
+    """(English key, reasons) by the rule in thresholds.yaml complaint_class (first rule that holds).
+
+    Restatements (K4's TF-IDF comparison, the costly part) are only counted
+    when the class is still open: a complaint below the major stage with few transfers.
+    """
+    th = ctx.thresholds["complaint_class"]
+    moved = sum(len(transfers(ctx, i)) for i, u in enumerate(ctx.utterances) if u.role == "agent")
+    reasons: dict = {"peak_level": peak, "transfers": moved}
+    if peak >= th["escalated_stage"]:
+        return "escalated", reasons
+    if peak >= th["major_stage"]:
+        return "major", reasons
+    if th["major_on_harm"]:
+        harm = [m.text for i, u in enumerate(ctx.utterances) if u.role == "customer" for m in ctx.kinds(i, "harm")]
+        if harm:
+            reasons["harm"] = harm
+            return "major", reasons
+    if moved >= th["difficult_transfers"]:
+        return "difficult", reasons
+    if peak > 0:
+        reasons["restatements"] = len(restatements(ctx))  # shared with K4: computed once per call
+        if reasons["restatements"] >= th["difficult_restatements"]:
+            return "difficult", reasons
+    return "ordinary", reasons
+
+
+def tag_stages(ctx: TagContext) -> list[Finding]:
+    ids = (*STAGE_IDS, "P4", "R5")
+    if not ctx.has_lexicon():
+        return [not_applicable(i, f"no lexicon for language {ctx.language!r} ({ctx.lexicon_error})") for i in ids]
+    stages = customer_stages(ctx)
+    if not stages:
+        return [not_applicable(i, "no customer speech in this call") for i in ids]
+    th = ctx.thresholds["stages"]
+    us = ctx.utterances
+    findings: list[Finding] = []
+    for s in stages:
+        if s.level:
+            findings.append(from_utterance(stage_name(s.level), "stage", stage_name(s.level), us[s.index],
+                                           {"level": s.level, "cues": list(s.cues), "loud": s.loud}))
+
+    peak = max(stages, key=lambda s: s.level)  # the first utterance at the highest level
+    tail = stages[-int(th["final_utterances"]):]
+    final = max(tail, key=lambda s: (s.level, s.index))
+    head = stages[: int(th["opening_utterances"])]
+    opening = max(s.level for s in head)
+    peak_id = stage_name(peak.level)
+    findings.append(from_utterance(peak_id if peak.level else "S1", "peak_stage", peak_id, us[peak.index],
+                                   {"level": peak.level, "cues": list(peak.cues)}))
+    findings.append(from_utterance(stage_name(final.level) if final.level else "S1", "final_stage",
+                                   stage_name(final.level), us[final.index],
+                                   {"level": final.level, "cues": list(final.cues),
+                                    "last_utterances": len(tail)}))
+
+    key, reasons = complaint_class(ctx, peak.level)
+    findings.append(from_utterance(peak_id if peak.level else "S1", "complaint_class", CLASSES[key], us[peak.index],
+                                   {"key": key, "complaint": peak.level > 0, **reasons}))
+
+    detail = {"peak": peak_id, "final": stage_name(final.level), "opening": stage_name(opening),
+              "peak_start": us[peak.index].start}
+    for course_id in ("P4", "R5"):
+        if peak.level >= th["min_peak"]:
+            if final.level < peak.level:
+                findings.append(from_utterance(course_id, "deescalated", peak.level - final.level,
+                                               us[final.index], detail))
+            else:
+                findings.append(from_utterance(course_id, "stayed_at_peak", peak.level, us[final.index], detail))
+        if final.level - opening >= 1 and final.level >= th["min_peak"]:
+            findings.append(from_utterance(course_id, "escalated_during_call", final.level - opening,
+                                           us[final.index], detail))
+    return findings
