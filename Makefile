@@ -30,6 +30,7 @@ demo: model
 
 test: install
 	bash tools/ensure_postgres.sh >/dev/null
+	bash tools/ensure_browser.sh >/dev/null
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 bench: model

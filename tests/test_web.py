@@ -313,6 +313,8 @@ def test_a_verdict_gives_a_reviewed_score_beside_the_automatic_one(app, store):
     assert done["evaluation"] == {**done["evaluation"], "state": "reviewed", "comment": "good call"}
     listed = client.get("/api/calls?review=reviewed").json()["calls"]
     assert [c["call_id"] for c in listed] == [SAMPLE_ID] and listed[0]["score"] == after["reviewed_score"]
+    page = client.get(f"/calls/{SAMPLE_ID}").text
+    assert "R6: fail → pass — misheard" in page and "in review → reviewed — good call" in page
     log = WorkspaceStore(store).audit_log(target=f"call:{SAMPLE_ID}")
     assert [e.action for e in log] == ["evaluation.set", "verdict.set"]
     assert log[1].before["status"] == "fail" and log[1].after["status"] == "pass" and log[1].actor == "rita"
@@ -561,3 +563,16 @@ def test_the_workspace_on_postgresql(fresh_pg_url: str):
         assert TestClient(second).post("/api/login", json={"username": "leo", "password": PASSWORD}).status_code == 429
     finally:
         store.close()
+
+
+# ---------------------------------------------------------------- coaching dashboard
+def test_coaching_dashboard_respects_scope(app):
+    lead, _ = client_for(app, "leo")
+    page = lead.get("/coaching?start=2026-11-01&end=2026-11-30")
+    assert page.status_code == 200 and "Coaching report" in page.text and 'href="/static/workspace.css"' in page.text
+    assert lead.get("/coaching?start=2026-11-01&end=2026-11-30&team=north").status_code == 404
+    agent, _ = client_for(app, "alice")
+    mine = agent.get("/coaching?start=2026-11-01&end=2026-11-30&agent=2048")  # asks for bob: gets herself
+    assert mine.status_code == 200 and "1024" in mine.text and "2048" not in mine.text
+    reviewer, _ = client_for(app, "rita")
+    assert reviewer.get("/coaching?start=2026-11-01&end=2026-11-30&team=north").status_code == 200

@@ -37,6 +37,9 @@ def templates() -> jinja2.Environment:
         autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
     )
     env.filters["clock"] = clock
+    from qa.reports.coaching_html import template_filters
+
+    env.filters.update({k: v for k, v in template_filters().items() if k in ("pct", "num", "mmss", "signed")})
     return env
 
 
@@ -88,6 +91,10 @@ def create_app(store: Store | str | None = None, *, secure_cookies: bool = False
     @app.get("/docs", include_in_schema=False, response_class=HTMLResponse)
     def docs(request: Request) -> HTMLResponse:
         return pages.render(request, "docs.html.j2", schema=app.openapi())
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> FileResponse:
+        return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
 
     @app.get("/healthz", include_in_schema=False)
     def health() -> dict[str, str]:

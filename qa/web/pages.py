@@ -144,7 +144,7 @@ def _call_or_404(request: Request, who: Viewer, call_id: str) -> str:
 def call_view(call_id: str, request: Request) -> HTMLResponse:
     who = viewer(request)
     call_id = _call_or_404(request, who, call_id)
-    model = call_page(ws_of(request), who.user, call_id, request.app.state.settings)
+    model = call_page(ws_of(request), who.user, call_id, request.app.state.settings, request.app.state.audio_roots)
     return render(request, "call.html.j2", who=who, status_key=status_key, **model)
 
 
@@ -229,3 +229,32 @@ def audit_page(request: Request, target: str = "") -> HTMLResponse:
     require_role(who, "admin")
     entries = ws_of(request).audit_log(target=target or None, limit=500)
     return render(request, "audit.html.j2", who=who, entries=entries, target=target)
+
+
+# ---------------------------------------------------------------- coaching
+@router.get("/coaching", response_class=HTMLResponse)
+def coaching_page(request: Request, start: str = "", end: str = "", team: str = "", agent: str = "") -> HTMLResponse:
+    """The coaching report live from the store, for a team or agent and a date range; a lead only for their
+    teams, an agent only for themselves. Example calls link to the call page at the second."""
+    from datetime import date, timedelta
+
+    from qa.pipeline.coaching import build_report
+    from qa.reports.coaching_html import page_context
+
+    who = viewer(request)
+    user = who.user
+    today = date.today()
+    start = start or (today - timedelta(days=28)).isoformat()
+    end = end or today.isoformat()
+    team, agent = team.strip() or None, agent.strip() or None
+    if user.role == "agent":
+        team, agent = None, user.agent_id
+    elif user.role == "lead":
+        if team is None:
+            team = user.teams[0] if user.teams else None
+        if team not in user.teams:
+            raise NotFound(f"no team {team!r} among yours ({', '.join(user.teams)})")
+    teams, _ = ws_of(request).teams_and_agents(user)
+    form = {"start": start, "end": end, "team": team or "", "agent": agent or ""}
+    report = build_report(ws_of(request).store, start, end, team=team, agent=agent, link_base="/calls/")
+    return render(request, "coaching_live.html.j2", who=who, form=form, teams=teams, **page_context(report))

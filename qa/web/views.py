@@ -15,11 +15,11 @@ from dataclasses import asdict
 from typing import Any
 from urllib.parse import quote
 
-from qa.errors import NotFound, VerdictError
+from qa.errors import AudioAccessError, NotFound, VerdictError
 from qa.reports.export import scorecard_to_dict
 from qa.reports.scorecard_html import scorecard_page
 from qa.store.workspace import CallFilter, User, WorkspaceStore
-from .audio import playable_type
+from .audio import recording_file
 from .settings import WebSettings
 
 FILTER_FIELDS = ("agent", "team", "from", "to", "language", "min_score", "max_score", "item", "status", "stage",
@@ -80,7 +80,8 @@ def _verdict_dicts(verdicts: dict[str, Any]) -> dict[str, dict[str, str]]:
             for k, v in verdicts.items()}
 
 
-def call_page(ws: WorkspaceStore, user: User, call_id: str, settings: WebSettings) -> dict[str, Any]:
+def call_page(ws: WorkspaceStore, user: User, call_id: str, settings: WebSettings,
+              audio_roots: list | None = None) -> dict[str, Any]:
     """Everything the call page shows; NotFound when the user may not see the call."""
     header = ws.call_header(user, call_id)
     if header is None:
@@ -99,18 +100,48 @@ def call_page(ws: WorkspaceStore, user: User, call_id: str, settings: WebSetting
     page = dict(_cache.get(key, build))
     if any(row["kind"] == "utterance" for row in page["transcript"]):
         page["timeline"] = f"/calls/{quote(call_id, safe='')}/timeline.png?v={quote(header['reviewed_at'])}"
-    media_type = playable_type(header["path"], settings.audio_types)
-    page["audio"] = ({"src": f"/calls/{quote(call_id, safe='')}/audio", "embedded": False, "note": ""}
-                     if media_type else None)
+    try:
+        recording_file(header["path"], settings.audio_types, audio_roots)
+        # streamed on demand; "embedded" gives the page's plain hint (click a time to hear it)
+        page["audio"] = {"src": f"/calls/{quote(call_id, safe='')}/audio", "embedded": True, "note": ""}
+    except AudioAccessError as exc:
+        page["audio"] = None
+        page["audio_missing"] = str(exc).split("] ", 1)[-1]
     appeals = ws.appeals(user, state=None, call_id=call_id)
     by_item: dict[str, list] = {}
     for a in appeals:
         by_item.setdefault(a.item_id, []).append(a)
     return {
         "p": page, "evaluation": evaluation, "appeals": appeals, "appeals_by_item": by_item,
-        "history": ws.audit_log(target=f"call:{call_id}", limit=100), "call_id": call_id,
+        "history": [history_line(e) for e in ws.audit_log(target=f"call:{call_id}", limit=100)], "call_id": call_id,
         "call_url": f"/calls/{quote(call_id, safe='')}",
     }
+
+
+_ACTIONS = {"verdict.set": "verdict", "evaluation.set": "evaluation", "appeal.open": "appeal",
+            "appeal.resolve": "appeal answered"}
+
+
+def history_line(entry: Any) -> dict[str, str]:
+    """One audit entry of a call as a line of its history: when, who, what changed (before -> after)."""
+    before = entry.before if isinstance(entry.before, dict) else {}
+    after = entry.after if isinstance(entry.after, dict) else {}
+    what = _ACTIONS.get(entry.action, entry.action)
+    if entry.action == "verdict.set":
+        change = f"{after.get('item')}: {before.get('status')} → {after.get('status')}"
+        words = after.get("note") or ""
+    elif entry.action == "evaluation.set":
+        change = f"{before.get('state', 'automatic')} → {after.get('state')}".replace("_", " ")
+        words = after.get("comment") or ""
+    elif entry.action == "appeal.open":
+        change, words = str(after.get("item", "")), after.get("reason") or ""
+    elif entry.action == "appeal.resolve":
+        change = f"#{after.get('appeal')} {after.get('state', '')}"
+        words = after.get("resolution_note") or ""
+    else:
+        change, words = "", ""
+    return {"at": entry.at[:16].replace("T", " "), "actor": entry.actor, "action": entry.action, "what": what,
+            "change": change, "words": words}
 
 
 def timeline_png(ws: WorkspaceStore, user: User, call_id: str) -> bytes:
