@@ -26,6 +26,9 @@ model: install
 demo: model
 	$(BIN)/callqa review $(SAMPLE) --out out/demo --show-transcript
 	@echo "open out/demo/sample-complaint-zh.html in a browser for the reviewer's page"
+	@echo "the call is also in the default store; to open it in the reviewer workspace:"
+	@echo "  $(BIN)/callqa users add ana --role reviewer   # asks for a password (10+ characters)"
+	@echo "  $(BIN)/callqa serve                            # then http://127.0.0.1:8000/calls/sample-complaint-zh"
 
 
 test: install
