@@ -7,11 +7,12 @@ at the Prefect layer, and the console script points at this module.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
-from qa.cli import StoreOpt, app, err
+from qa.cli import StoreOpt, app, err, exit_with
+from qa.errors import CallqaError
 
 __all__ = ["app", "main"]
 
@@ -20,17 +21,24 @@ __all__ = ["app", "main"]
 def nightly(
     archive: Annotated[Path, typer.Argument(help="the call archive folder (searched recursively)")],
     store: StoreOpt = None,
-    reports: Annotated[Optional[Path], typer.Option("--reports", help="write the night's scorecards and coaching reports here")] = None,
-    concurrency: Annotated[Optional[int], typer.Option("--concurrency", min=1, help="calls reviewed at once [default: fits the machine]")] = None,
+    reports: Annotated[Path | None, typer.Option("--reports", help="write each reviewed call's page (HTML + scorecard JSON) and the night's index page and summary here", show_default="no files")] = None,
+    concurrency: Annotated[int | None, typer.Option("--concurrency", min=1, help="calls reviewed at once", show_default="qa/data/nightly.yaml")] = None,
     dask: Annotated[bool, typer.Option("--dask", help="run on a local Dask cluster (prefect-dask)")] = False,
 ) -> None:
-    """Review every new call in an archive (Prefect flow): new calls only, never twice, bad files quarantined."""
-    from flows.review import run_nightly
+    """Review every new call in an archive (Prefect flow): new calls only, never twice, bad files quarantined.
 
-    summary = run_nightly(archive, store_url=store, reports_dir=reports, concurrency=concurrency, use_dask=dask,
-                          progress=err.is_terminal)
-    if summary.get("counts", {}).get("errors"):  # quarantined files are expected; errors are not
-        raise typer.Exit(1)
+    Exit codes: 0 every file reviewed or skipped; 1 the run failed (one line on stderr); 3 some files were
+    quarantined tonight; 4 some calls failed for a reason not their own and are tried again next night.
+    """
+    from flows.review import run_nightly
+    from qa.pipeline.nightly import EXIT_RUN_FAILED, exit_code
+
+    try:
+        summary = run_nightly(archive, store_url=store, reports_dir=reports, concurrency=concurrency, use_dask=dask,
+                              progress=err.is_terminal)
+    except CallqaError as exc:
+        raise exit_with(exc, EXIT_RUN_FAILED)
+    raise typer.Exit(exit_code(summary))
 
 
 def main() -> None:  # pragma: no cover - console entry

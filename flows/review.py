@@ -53,19 +53,19 @@ def plan_task(archive_dir: str, store_url: str | None, settle_seconds: float | N
     return plan
 
 
-@task(name="review-call", task_run_name="review {job.rel}", **_TASK)
+@task(name="review-call", task_run_name="review {job.shown}", **_TASK)
 def review_task(job: nightly.Job, store_url: str | None, model_threads: int | None, run_id: int | None,
                 reports_dir: str | None) -> nightly.Outcome:
     outcome = nightly.review_job(nightly.open_store(store_url), job, nightly.review_options(model_threads), run_id,
                                  Path(reports_dir) if reports_dir else None)
-    fields = {"call_id": outcome.call_id, "path": job.path, "seconds": outcome.seconds, "status": outcome.status,
+    fields = {"call_id": outcome.call_id, "path": outcome.path, "seconds": outcome.seconds, "status": outcome.status,
               "audio_seconds": outcome.audio_seconds, "score": outcome.score, "error": outcome.error_class}
     logger = get_run_logger()
     if outcome.status == "reviewed":
         logger.info("reviewed call_id=%s path=%s seconds=%.2f audio_seconds=%.1f score=%s", outcome.call_id,
-                    job.rel, outcome.seconds, outcome.audio_seconds, outcome.score, extra=fields)
+                    outcome.rel, outcome.seconds, outcome.audio_seconds, outcome.score, extra=fields)
     else:
-        logger.warning("%s path=%s seconds=%.2f: %s", outcome.status, job.rel, outcome.seconds, outcome.reason,
+        logger.warning("%s path=%s seconds=%.2f: %s", outcome.status, outcome.rel, outcome.seconds, outcome.reason,
                        extra=fields)
     return outcome
 
@@ -132,7 +132,13 @@ class _progress_bar:
         if not self.enabled:
             return lambda outcome: None
         from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
 
         self.bar = Progress(TextColumn("reviewing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                             TextColumn("{task.fields[last]}"), console=Console(stderr=True))
@@ -189,7 +195,16 @@ def run_nightly(archive: str | Path, store_url: str | None = None, reports_dir: 
     """What ``callqa nightly`` calls: run the nightly flow in this process and return its summary.
 
     The progress bar is shown only when stderr is a terminal (not under cron).
+    The archive and the store are checked before the flow starts, so a missing
+    folder or an unreachable database is one coded error, not a failed flow's
+    tracebacks.
     """
+    from qa.errors import ArchiveError
+
+    root = Path(archive).expanduser()
+    if not root.is_dir():
+        raise ArchiveError(f"{root}: no such folder; pass the archive directory that holds the recordings")
+    nightly.open_store(store_url)
     summary = nightly_review(str(Path(archive).expanduser()), store_url,
                              str(reports_dir) if reports_dir is not None else None, concurrency,
                              "dask" if use_dask else "threads", progress=progress and sys.stderr.isatty())

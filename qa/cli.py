@@ -7,7 +7,7 @@ import sys
 import time
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -20,15 +20,50 @@ from qa.speech.model import ModelOptions
 # dictionary-loading chatter is not for users.
 logging.getLogger("jieba").addFilter(lambda record: record.levelno >= logging.WARNING)
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="Quality assurance for contact-center calls: transcribe, tag, score, coach.")
+class _App(typer.Typer):
+    """Any callqa error that reaches the top is one line on stderr, never a traceback."""
+
+    def __call__(self, *args, **kwargs):
+        try:
+            return super().__call__(*args, **kwargs)
+        except CallqaError as exc:
+            Console(stderr=True, soft_wrap=True).print(f"error: {_one_line(exc)}", highlight=False, markup=False)
+            sys.exit(1)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
+app = _App(add_completion=False, no_args_is_help=True, context_settings={"show_default": True},
+           help="Quality assurance for contact-center calls: transcribe, tag, score, coach.")
 model_app = typer.Typer(no_args_is_help=True, help="The speech model: assemble, check, locate.")
 app.add_typer(model_app, name="model")
 from qa.web.commands import serve as _serve, users_app  # noqa: E402  (the reviewer workspace)
 app.add_typer(users_app, name="users")
 app.command("serve")(_serve)
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 out = Console()
+
+
+def _version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        out.print(f"callqa {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                                help="print callqa's version and exit")] = False) -> None:
+    """Quality assurance for contact-center calls: transcribe, tag, score, coach."""
+
+
+def exit_with(exc: BaseException, code: int = 1) -> typer.Exit:
+    """Print a callqa error as one line; the caller raises what this returns."""
+    err.print(f"[red]error:[/red] {_one_line(exc)}", highlight=False)
+    return typer.Exit(code)
 
 
 class Format(str, Enum):
@@ -37,12 +72,19 @@ class Format(str, Enum):
     srt = "srt"
 
 
-ModelOpt = Annotated[Optional[str], typer.Option("--model", help="faster-whisper model name or CTranslate2 directory [default: embedded base]")]
+ModelOpt = Annotated[str | None, typer.Option("--model", help="faster-whisper model name or CTranslate2 directory", show_default="embedded Whisper base")]
 ComputeOpt = Annotated[str, typer.Option("--compute-type", help="CTranslate2 compute type (int8, int8_float32, float32, float16 on GPU)")]
 ThreadsOpt = Annotated[int, typer.Option("--threads", min=0, help="CPU threads for the model (0 = all cores)")]
-BeamOpt = Annotated[Optional[int], typer.Option("--beam-size", min=1, max=10, help="beam size [default: 1, from qa/data/asr.yaml]")]
+BeamOpt = Annotated[int | None, typer.Option("--beam-size", min=1, max=10, help="beam size", show_default="from qa/data/asr.yaml")]
 LangOpt = Annotated[str, typer.Option("--language", help="zh, es, en, or auto to detect per call")]
 DeviceOpt = Annotated[str, typer.Option("--device", help="cpu, cuda or auto")]
+
+
+def _shown(text: object, personal_only: bool = True) -> str:
+    """A file name or message as printed: phone, card and ID numbers masked (qa.callid.mask_text)."""
+    from qa.privacy.callid import mask_text
+
+    return mask_text(str(text), personal_only=personal_only)
 
 
 def _transcribe_options(model, compute_type, threads, beam_size, language, device):
@@ -65,7 +107,7 @@ def _progress() -> Progress:
 @app.command()
 def transcribe(
     files: Annotated[list[Path], typer.Argument(help="recordings (any format FFmpeg decodes) or transcripts")],
-    out_dir: Annotated[Optional[Path], typer.Option("--out", help="write one file per call here (atomically)")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="write <call_id>.<format> per call here (atomically)", show_default="print to stdout")] = None,
     fmt: Annotated[Format, typer.Option("--format", help="output format")] = Format.json,
     model: ModelOpt = None,
     compute_type: ComputeOpt = "int8",
@@ -76,8 +118,10 @@ def transcribe(
     keep_pii: Annotated[bool, typer.Option("--keep-pii", help="do not mask phone/ID/card numbers and e-mails (authorised use only)")] = False,
 ) -> None:
     """Transcribe calls: who spoke (agent / customer), when, with word timings."""
-    from qa.intake.transcript_io import RENDERERS, write_atomic
+    from qa.common.outputs import write_atomic
+    from qa.intake.transcript_io import RENDERERS
     from qa.pipeline.ingest import load_call
+    from qa.privacy.callid import output_path
 
     options = _transcribe_options(model, compute_type, threads, beam_size, language, device)
     render = RENDERERS[fmt.value]
@@ -92,14 +136,14 @@ def transcribe(
         text = render(transcript)
         target = None
         if out_dir is not None:
-            target = out_dir / f"{transcript.call_id}.{fmt.value}"
+            target = output_path(out_dir, transcript.call_id, f".{fmt.value}")
             write_atomic(target, text)
         else:
             sys.stdout.write(text if text.endswith("\n") else text + "\n")
             sys.stdout.flush()
         roles = transcript.roles
         err.print(
-            f"[green]ok[/green] {path}: {transcript.call_id} {transcript.language} "
+            f"[green]ok[/green] {_shown(path)}: {transcript.call_id} {transcript.language} "
             f"{transcript.duration:.1f} s, {len(transcript.utterances)} utterances, "
             f"roles by {roles.method} ({'separated' if roles.separated else 'NOT separated'}, "
             f"confidence {roles.confidence:.2f}), {time.perf_counter() - started:.1f} s"
@@ -109,13 +153,13 @@ def transcribe(
         for note in roles.notes:
             err.print(f"   note: {note}", highlight=False)
 
-    if _each_file(files, work, "transcribe"):
+    if _each_file(_expand(files), work, "transcribe"):
         raise typer.Exit(1)
 
 
-RubricOpt = Annotated[Optional[Path], typer.Option("--rubric", help="rubric YAML [default: rubrics/default.yaml]")]
-ThresholdsOpt = Annotated[Optional[Path], typer.Option("--thresholds", help="YAML overriding qa/data/thresholds.yaml")]
-StoreOpt = Annotated[Optional[str], typer.Option("--store", help="store URL (postgresql://...) [default: SQLite in the data dir]")]
+RubricOpt = Annotated[Path | None, typer.Option("--rubric", help="rubric YAML", show_default="rubrics/default.yaml")]
+ThresholdsOpt = Annotated[Path | None, typer.Option("--thresholds", help="YAML overriding qa/data/thresholds.yaml", show_default="none")]
+StoreOpt = Annotated[str | None, typer.Option("--store", help="store URL: postgresql://user@host/db or sqlite:///path/callqa.db", show_default="$CALLQA_DB_URL, else callqa.db in the data dir")]
 KeepPiiOpt = Annotated[bool, typer.Option("--keep-pii", help="do not mask phone/ID/card numbers and e-mails (authorised use only)")]
 
 
@@ -128,20 +172,31 @@ def _review_options(model, compute_type, threads, beam_size, language, device, r
     )
 
 
+def _expand(files: list[Path]) -> list[Path]:
+    """Folders on the command line become the calls in them (recursively, as the nightly scan finds them)."""
+    from qa.pipeline.archive import expand_inputs
+
+    found, notes = expand_inputs(files)
+    for note in notes:
+        err.print(f"note: {note}", highlight=False, markup=False)
+    return found
+
+
 def _each_file(files: list[Path], work, label: str) -> int:
     """Run ``work(path, progress)`` per file; one failure never stops the others. Returns failures."""
     failures = 0
     with _progress() as bar:
         for path in files:
-            task = bar.add_task(path.name, total=None, done="")
+            task = bar.add_task(_shown(path.name), total=None, done="")
             try:
                 work(path, lambda s: bar.update(task, done=f"{s:.0f} s"))
             except CallqaError as exc:
                 failures += 1
-                err.print(f"[red]FAILED[/red] {path}: {exc}", highlight=False)
+                err.print(f"[red]FAILED[/red] {_shown(path)}: {_one_line(exc)}", highlight=False)
             except Exception as exc:  # a bug on one file must not stop the others
                 failures += 1
-                err.print(f"[red]FAILED[/red] {path}: internal error {type(exc).__name__}: {exc}", highlight=False)
+                err.print(f"[red]FAILED[/red] {_shown(path)}: internal error {type(exc).__name__}: "
+                          f"{_shown(_one_line(exc), personal_only=False)}", highlight=False)
             finally:
                 bar.remove_task(task)
     if failures:
@@ -181,6 +236,7 @@ def tag(
             out.print(f"  {format_time(f.start)}-{format_time(f.end)} {f.id:9} {f.kind:26} {str(value)[:24]:24} "
                       f"{f.role:8} {f.text[:70]}", highlight=False, markup=False)
 
+    files = _expand(files)
     failures = _each_file(files, work, "tag")
     if as_json:
         payload = collected[0]["findings"] if len(files) == 1 and collected else collected
@@ -189,17 +245,21 @@ def tag(
         raise typer.Exit(1)
 
 
-def _open_store(url: Optional[str]):
+def _open_store(url: str | None):
+    """The store, or one line on stderr and exit 1 (a bad URL, a missing folder, an unreachable server)."""
     from qa.store.database import Store
 
-    return Store.open(url)
+    try:
+        return Store.open(url)
+    except CallqaError as exc:
+        raise exit_with(exc)
 
 
 @app.command()
 def score(
     files: Annotated[list[Path], typer.Argument(help="recordings or transcripts")],
-    as_json: Annotated[bool, typer.Option("--json", help="print the scorecard JSON")] = False,
-    out_dir: Annotated[Optional[Path], typer.Option("--out", help="write <call_id>.scorecard.json here")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the scorecard JSON", show_default=True)] = False,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="write <call_id>.scorecard.json here", show_default="no files")] = None,
     rubric: RubricOpt = None, thresholds: ThresholdsOpt = None, store: StoreOpt = None,
     no_store: Annotated[bool, typer.Option("--no-store", help="do not save the result")] = False,
     keep_pii: KeepPiiOpt = False,
@@ -209,25 +269,20 @@ def score(
     """Score calls against the course's complaint-handling principles."""
     import json
 
-    from qa.intake.transcript_io import write_atomic
-    from qa.pipeline.review import review_file
+    from qa.pipeline.review import Outputs, keep, review_file
     from qa.reports import print_scorecard
     from qa.reports.export import scorecard_to_dict
 
     options = _review_options(model, compute_type, threads, beam_size, language, device, rubric, thresholds, keep_pii)
     db = None if no_store else _open_store(store)
+    files = _expand(files)
     cards = []
 
     def work(path, progress):
         review = review_file(path, options, progress)
-        disputes = {}
-        if db is not None:
-            _save(db, review, path)
-            disputes = db.dispute_overlay(review.transcript.call_id)
-        data = scorecard_to_dict(review.scorecard, disputes)
-        if out_dir is not None:
-            write_atomic(out_dir / f"{review.scorecard.call_id}.scorecard.json",
-                         json.dumps(data, ensure_ascii=False, indent=1))
+        outputs = Outputs(out_dir, transcript=False, html=False) if out_dir is not None else None
+        kept = keep(review, path, db, outputs)
+        data = scorecard_to_dict(review.scorecard, kept.disputes)
         if as_json:
             cards.append(data)
         else:
@@ -238,13 +293,6 @@ def score(
         sys.stdout.write(json.dumps(cards[0] if len(files) == 1 and cards else cards, ensure_ascii=False, indent=1) + "\n")
     if failures:
         raise typer.Exit(1)
-
-
-def _save(db, review, path: Path) -> None:
-    from qa.speech.audio import file_sha256
-
-    db.save_review(review.transcript, review.findings, review.scorecard,
-                   sha256=review.transcript.source.get("sha256") or file_sha256(path), path=str(path))
 
 
 @app.command()
@@ -259,38 +307,26 @@ def review(
     beam_size: BeamOpt = None, language: LangOpt = "auto", device: DeviceOpt = "cpu",
 ) -> None:
     """Transcribe, tag and score calls; write each scorecard as HTML and JSON and print a summary."""
-    import json
 
-    from qa.intake.transcript_io import dumps, write_atomic
-    from qa.pipeline.review import review_file
-    from qa.reports import print_scorecard, render_scorecard_html
-    from qa.reports.export import scorecard_to_dict
+    from qa.pipeline.review import Outputs, review_and_store
+    from qa.reports import print_scorecard
 
     options = _review_options(model, compute_type, threads, beam_size, language, device, rubric, thresholds, keep_pii)
     db = None if no_store else _open_store(store)
 
     def work(path, progress):
-        r = review_file(path, options, progress)
-        call_id = r.transcript.call_id
-        disputes = {}
-        if db is not None:
-            _save(db, r, path)
-            disputes = db.dispute_overlay(call_id)
-        human = {k: {"status": d.status, "note": d.note, "reviewer": d.reviewer} for k, d in disputes.items()}
-        write_atomic(out_dir / f"{call_id}.scorecard.json",
-                     json.dumps(scorecard_to_dict(r.scorecard, disputes), ensure_ascii=False, indent=1))
-        write_atomic(out_dir / f"{call_id}.transcript.json", dumps(r.transcript))
-        write_atomic(out_dir / f"{call_id}.html", render_scorecard_html(
-            r.scorecard, r.transcript, r.findings, audio_path=r.audio_path, acoustics=r.acoustics, disputes=human))
+        kept = review_and_store(path, options, db, Outputs(out_dir), progress)
+        r = kept.review
         if show_transcript:
             from qa.intake.transcript_io import to_timed_text
 
             sys.stdout.write(to_timed_text(r.transcript))
             sys.stdout.flush()
         print_scorecard(r.scorecard, r.transcript, out)
-        err.print(f"wrote {out_dir / (call_id + '.html')} and {call_id}.scorecard.json", highlight=False)
+        err.print(f"wrote {', '.join(str(p) for p in kept.files)}" + (" and stored the call" if kept.stored else ""),
+                  highlight=False, markup=False)
 
-    if _each_file(files, work, "review"):
+    if _each_file(_expand(files), work, "review"):
         raise typer.Exit(1)
 
 
@@ -361,7 +397,10 @@ def rescore(
     from qa.pipeline.nightly import rescore_all
 
     db = _open_store(store)
-    count = rescore_all(db, rubric)
+    try:
+        count = rescore_all(db, rubric)
+    except CallqaError as exc:
+        raise exit_with(exc)
     out.print(f"re-scored {count} call(s) with {rubric}", highlight=False)
 
 
@@ -370,9 +409,9 @@ def coaching(
     start: Annotated[str, typer.Option("--start", help="first day (YYYY-MM-DD), inclusive")],
     end: Annotated[str, typer.Option("--end", help="last day (YYYY-MM-DD), inclusive")],
     out_dir: Annotated[Path, typer.Option("--out", help="where the report goes")] = Path("callqa-coaching"),
-    team: Annotated[Optional[str], typer.Option("--team", help="one team")] = None,
-    agent: Annotated[Optional[str], typer.Option("--agent", help="one agent (compared with their team)")] = None,
-    link_base: Annotated[Optional[str], typer.Option("--link-base", help="where example calls' scorecards are, e.g. ../reviews/")] = None,
+    team: Annotated[str | None, typer.Option("--team", help="one team", show_default="all teams")] = None,
+    agent: Annotated[str | None, typer.Option("--agent", help="one agent (compared with their team)", show_default="all agents")] = None,
+    link_base: Annotated[str | None, typer.Option("--link-base", help="where example calls' scorecards are, e.g. ../reviews/ (the nightly --reports folder)", show_default="qa/data/coaching.yaml")] = None,
     store: StoreOpt = None,
 ) -> None:
     """Coaching report for a team lead: pass rates by week, weakest principles, calls to listen to."""
@@ -380,6 +419,13 @@ def coaching(
 
     try:
         report = build_report(_open_store(store), start, end, team=team, agent=agent, link_base=link_base)
+        if not report.calls:
+            from qa.errors import NoCallsError
+
+            raise NoCallsError(f"no reviewed calls from {start} to {end}"
+                               + (f" for team {team!r}" if team else "") + (f" for agent {agent!r}" if agent else "")
+                               + "; calls without a start time (no sidecar, manifest row or '# started_at:' line) "
+                               "are not in any period. Nothing was written")
         written = write_report(report, out_dir)
     except CallqaError as exc:
         err.print(f"[red]{exc}[/red]", highlight=False)

@@ -176,3 +176,52 @@ class AudioAccessError(WorkspaceError):
     """The call's recording is missing, not audio, or outside the allowed archive folders."""
 
     code = "E807"
+
+
+# operations/security
+class CallIdError(MetadataError):
+    """A call id breaks the rule (qa.callid): path separators, control characters, a leading dot, too long."""
+
+    code = "E320"
+
+
+class CallIdTaken(StoreError):
+    """Another existing file is already stored under this call id; the message names both files."""
+
+    code = "E504"
+
+
+class StoreUrlError(StoreError):
+    """The store URL is malformed or names a folder that does not exist."""
+
+    code = "E505"
+
+
+class StoreUnavailable(StoreError):
+    """The database cannot be reached or is busy right now; trying again later may work."""
+
+    code = "E506"
+
+
+class ArchiveError(CallqaError):
+    """The archive folder cannot be scanned."""
+
+    code = "E630"
+
+
+class TransientFailure(CallqaError):
+    """A failure that may pass if the same call is tried again in a moment."""
+
+    code = "E610"
+
+
+class OutputError(CallqaError):
+    """A call's output files could not be written (disk full, no permission); none of them was left behind."""
+
+    code = "E620"
+
+
+class NoCallsError(CallqaError):
+    """A report was asked for over a period or team with no reviewed calls."""
+
+    code = "E640"

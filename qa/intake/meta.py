@@ -1,9 +1,14 @@
 """Call metadata: a sidecar JSON next to the file, a manifest CSV for a folder, or the file name.
 
-Lookup order for ``calls/0042.wav``: ``calls/0042.wav.json`` or
-``calls/0042.json`` (sidecar), then a row for ``0042.wav`` in
-``calls/manifest.csv``, then defaults (call id = file stem). Channel maps are
-written ``agent,customer`` (left, right) or as a JSON object ``{"0": "agent"}``.
+Lookup order for ``calls/0042.wav`` (or ``0042.txt``, ``0042.json``):
+``calls/0042.wav.json`` or ``calls/0042.json`` (sidecar), then a row for
+``0042.wav`` in ``calls/manifest.csv``, then defaults (call id = file stem).
+The same holds for recordings and transcripts. Channel maps are written
+``agent,customer`` (left, right) or as a JSON object ``{"0": "agent"}``.
+Values are returned as found; ``qa.pipeline.ingest`` applies the call-id rule
+(``qa.privacy.callid``) and masks agent and team like ids.
+A folder with a manifest that lacks a file's row (or leaves its agent, team
+or start time empty) gets a warning on that call, not a silent default.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import csv
 import functools
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +26,8 @@ from qa.errors import MetadataError
 from qa.types import LANGUAGES, CallMeta
 
 MANIFEST = "manifest.csv"
+#: Fields a manifest row is expected to fill; an empty one is reported on the call.
+EXPECTED = ("agent_id", "team", "started_at")
 _ROLE_WORDS = {"agent": "agent", "customer": "customer", "left": None, "right": None}
 
 
@@ -73,23 +81,23 @@ def parse_channel_map(value: Any) -> dict[int, str] | None:
     return mapping
 
 
-def _to_meta(raw: dict[str, Any], default_id: str, where: str) -> CallMeta:
+def _to_meta(raw: dict[str, Any], path: Path, where: str) -> tuple[CallMeta, bool]:
+    """The metadata in ``raw`` (a sidecar object or manifest row) and whether it named the call id."""
     try:
         model = _MetaModel.model_validate(raw)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise MetadataError(f"{where}: {problems}") from exc
-    extra = dict(model.model_extra or {})
-    extra.pop("file", None)
+    extra = {k: v for k, v in (model.model_extra or {}).items() if k != "file"}
     return CallMeta(
-        call_id=model.call_id or default_id,
+        call_id=model.call_id or path.stem,
         agent_id=model.agent_id,
         team=model.team,
         started_at=model.started_at,
         language=model.language,
         channel_map=model.channel_map or {0: "agent", 1: "customer"},
         extra=extra,
-    )
+    ), bool(model.call_id)
 
 
 @functools.lru_cache(maxsize=64)
@@ -107,22 +115,55 @@ def _manifest(path: Path, mtime_ns: int) -> dict[str, dict[str, str]]:
     return rows
 
 
-def meta_for(path: Path) -> CallMeta:
-    """Metadata for one recording or transcript file."""
+@dataclass(frozen=True)
+class MetaLookup:
+    """A file's metadata as found, where it came from, and what was expected but missing (warnings).
+
+    Values are raw: ``qa.pipeline.ingest`` applies the call-id rule and masks
+    them (the privacy stage sits above this one).
+    """
+
+    meta: CallMeta
+    origin: str  # sidecar | manifest | name
+    explicit_id: bool  # the sidecar or manifest named the call id
+    warnings: tuple[str, ...] = ()
+
+
+def sidecars_of(path: Path) -> tuple[Path, ...]:
+    """``call.txt`` -> ``call.txt.json``, ``call.json``; a JSON file is never its own sidecar."""
     path = Path(path)
-    for sidecar in (path.with_name(path.name + ".json"), path.with_suffix(".json")):
-        if sidecar.is_file() and sidecar != path:
+    return tuple(p for p in (path.with_name(path.name + ".json"), path.with_suffix(".json")) if p != path)
+
+
+def lookup_meta(path: Path) -> MetaLookup:
+    """Metadata for one recording or transcript file (lookup order in the module docstring)."""
+    path = Path(path)
+    for sidecar in sidecars_of(path):
+        if sidecar.is_file():
             try:
                 raw = json.loads(sidecar.read_text(encoding="utf-8"))
-            except ValueError as exc:
-                raise MetadataError(f"{sidecar}: not valid JSON ({exc})") from exc
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise MetadataError(f"{sidecar}: not valid JSON (UTF-8 expected; {exc})") from exc
             if not isinstance(raw, dict):
                 raise MetadataError(f"{sidecar}: must hold a JSON object")
-            return _to_meta(raw, path.stem, str(sidecar))
+            meta, explicit = _to_meta(raw, path, str(sidecar))
+            return MetaLookup(meta, "sidecar", explicit)
     manifest = path.parent / MANIFEST
     if manifest.is_file():
         rows = _manifest(manifest, manifest.stat().st_mtime_ns)
         row = rows.get(path.name)
-        if row is not None:
-            return _to_meta(row, path.stem, f"{manifest} ({path.name})")
-    return CallMeta(call_id=path.stem)
+        shown = path.name
+        if row is None:
+            return MetaLookup(CallMeta(call_id=path.stem), "name", False, (
+                f"metadata missing: {MANIFEST} in this folder has no row for {shown}; the call is stored "
+                f"without agent, team and start time (add a row, or a sidecar {shown}.json)",))
+        meta, explicit = _to_meta(row, path, f"{manifest} ({shown})")
+        empty = [k for k in EXPECTED if k in row and not (row.get(k) or "").strip()]
+        warnings = (f"metadata missing: the {MANIFEST} row for {shown} leaves {', '.join(empty)} empty",) if empty else ()
+        return MetaLookup(meta, "manifest", explicit, warnings)
+    return MetaLookup(CallMeta(call_id=path.stem), "name", False)
+
+
+def meta_for(path: Path) -> CallMeta:
+    """Metadata for one recording or transcript file."""
+    return lookup_meta(path).meta

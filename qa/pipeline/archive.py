@@ -8,7 +8,9 @@ lookup). Content hashes then decide what is new: a renamed or moved file has
 a known hash, a changed file a new one.
 
 Which names count as calls (audio and transcript extensions, sidecars,
-partial copies) is in ``qa/data/archive.yaml``.
+partial copies) is in ``qa/data/archive.yaml``. The scan never leaves the
+archive: a symlink is followed only to a file inside it; links out of it,
+links to folders, dangling links and link loops are skipped with a note.
 """
 
 from __future__ import annotations
@@ -23,19 +25,13 @@ from typing import Literal, Protocol
 import yaml
 
 from qa.common.paths import DATA_FILES
-from qa.errors import CallqaError, ConfigError
+from qa.errors import ArchiveError, ConfigError
 from qa.speech.audio import file_sha256
 
 Kind = Literal["audio", "transcript"]
 SETTINGS_FILE = DATA_FILES / "archive.yaml"
 #: Rows handed to the store per batch when remembering hashes.
 _REMEMBER_BATCH = 500
-
-
-class ArchiveError(CallqaError):
-    """The archive folder cannot be scanned."""
-
-    code = "E600"
 
 
 @dataclass(frozen=True)
@@ -96,29 +92,60 @@ class Scan:
     settling: list[str] = field(default_factory=list)  # partial or just-modified: left for a later night
     sidecars: int = 0
     ignored: int = 0
+    links_skipped: int = 0
+    notes: list[str] = field(default_factory=list)  # why a link or folder was not followed (relative paths)
     seconds: float = 0.0
 
 
-def _is_sidecar(name: str, audio_names: set[str], audio_stems: set[str]) -> bool:
-    """``0042.wav.json`` or ``0042.json`` next to ``0042.wav`` describes the recording."""
+def _is_sidecar(name: str, call_names: set[str], call_stems: set[str]) -> bool:
+    """``0042.wav.json`` or ``0042.json`` next to ``0042.wav`` (or ``0042.txt``) describes that call."""
     lower = name.lower()
     if not lower.endswith(".json"):
         return False
     base = lower[: -len(".json")]
-    return base in audio_names or base in audio_stems
+    return base in call_names or base in call_stems
 
 
-def _walk(directory: str) -> Iterator[tuple[str, list[os.DirEntry]]]:
+def _link_target(entry: os.DirEntry, root: str) -> str | None:
+    """Why a symlinked entry is not followed, or None when it is a file inside the archive."""
+    try:
+        target = os.path.realpath(entry.path, strict=True)
+    except (OSError, RuntimeError) as exc:  # dangling, or a loop (ELOOP)
+        return f"a broken link or a link loop ({getattr(exc, 'strerror', None) or exc})"
+    if os.path.commonpath([root, target]) != root:
+        return "a link to a file outside the archive"
+    if not os.path.isfile(target):
+        return "a link to a folder (folders are not followed through links)"
+    return None
+
+
+def _walk(directory: str, notes: list[str], prefix: int) -> Iterator[tuple[str, list[os.DirEntry]]]:
+    """Folders under ``directory`` with their files; links are followed only to files inside the archive."""
     stack = [directory]
     while stack:
         current = stack.pop()
         try:
             with os.scandir(current) as it:
                 entries = [e for e in it if not e.name.startswith(".")]
-        except OSError:
+        except OSError as exc:
+            notes.append(f"{current[prefix:] or '.'}/: folder not read ({exc.strerror or exc})")
             continue  # a folder that vanished or cannot be read is skipped, not fatal
-        stack.extend(e.path for e in entries if e.is_dir(follow_symlinks=False))
-        yield current, [e for e in entries if e.is_file()]
+        files = []
+        for e in entries:
+            try:
+                if e.is_symlink():
+                    why = _link_target(e, directory)
+                    if why is not None:
+                        notes.append(f"{e.path[prefix:]}: skipped, {why}")
+                        continue
+                    files.append(e)
+                elif e.is_dir(follow_symlinks=False):
+                    stack.append(e.path)
+                elif e.is_file(follow_symlinks=False):
+                    files.append(e)
+            except OSError as exc:
+                notes.append(f"{e.path[prefix:]}: skipped ({exc.strerror or exc})")
+        yield current, files
 
 
 def scan(root: Path | str, settings: ArchiveSettings | None = None, now: float | None = None) -> Scan:
@@ -137,9 +164,9 @@ def scan(root: Path | str, settings: ArchiveSettings | None = None, now: float |
     settle_ns = int((now - settings.settle_seconds) * 1e9)
     result = Scan(root=str(root_path))
     prefix = len(str(root_path)) + 1
-    for _folder, entries in _walk(str(root_path)):
-        audio_names = {e.name.lower() for e in entries if settings.kind_of(e.name) == "audio"}
-        audio_stems = {n.rsplit(".", 1)[0] for n in audio_names}
+    for _folder, entries in _walk(str(root_path), result.notes, prefix):
+        call_names = {e.name.lower() for e in entries if settings.kind_of(e.name) is not None}
+        call_stems = {n.rsplit(".", 1)[0] for n in call_names if not n.endswith(".json")}
         for entry in entries:
             name = entry.name
             lower = name.lower()
@@ -153,7 +180,7 @@ def scan(root: Path | str, settings: ArchiveSettings | None = None, now: float |
             if kind is None:
                 result.ignored += 1
                 continue
-            if kind == "transcript" and _is_sidecar(name, audio_names, audio_stems):
+            if kind == "transcript" and _is_sidecar(name, call_names, call_stems):
                 result.sidecars += 1
                 continue
             try:
@@ -165,6 +192,7 @@ def scan(root: Path | str, settings: ArchiveSettings | None = None, now: float |
                 continue
             result.files.append(ArchiveFile(entry.path, entry.path[prefix:].replace(os.sep, "/"), kind,
                                             st.st_size, st.st_mtime_ns))
+    result.links_skipped = sum(1 for n in result.notes if ": skipped, " in n)
     result.files.sort(key=lambda f: f.rel)
     result.seconds = time.perf_counter() - started
     return result
@@ -186,7 +214,7 @@ class Indexed:
 
 
 class FileIndex(Protocol):
-    """What the file index needs from the store (``qa.store.database.Store`` provides it)."""
+    """What the file index needs from the store (``qa.store.Store`` provides it)."""
 
     def known_files(self, stats: Iterable[tuple[str, int, int]]) -> dict[str, str]: ...
 
@@ -219,3 +247,26 @@ def index(store: FileIndex, files: list[ArchiveFile]) -> Indexed:
         store.remember_files(fresh)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def expand_inputs(paths: Iterable[Path | str], settings: ArchiveSettings | None = None) -> tuple[list[Path], list[str]]:
+    """Files named on a command line, with each folder replaced by the calls the nightly scan finds in it.
+
+    Folders are searched recursively the same way (sidecars, manifests, hidden
+    files and links out of the folder are left out) but without waiting for
+    files to settle. Returns the files and the notes about what was skipped.
+    """
+    settings = settings or load_settings(settle_seconds=0)
+    files: list[Path] = []
+    notes: list[str] = []
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            found = scan(p, settings, now=time.time() + 1)
+            files.extend(Path(f.path) for f in found.files)
+            notes.extend(f"{p}/{n}" for n in found.notes)
+            if not found.files:
+                notes.append(f"{p}: no recordings or transcripts in this folder")
+        else:
+            files.append(p)
+    return files, notes

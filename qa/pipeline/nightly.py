@@ -31,30 +31,40 @@ import yaml
 from qa.common.paths import DATA_FILES
 from qa.errors import (
     AudioError,
-    CallqaError,
+    CallIdTaken,
     ConfigError,
+    DuplicateContent,
     MetadataError,
+    StoreUnavailable,
     TranscriptFormatError,
+    TransientFailure,
     UnsupportedLanguageError,
 )
 from qa.pipeline import archive
-from qa.pipeline.review import ReviewOptions, review_file
+from qa.pipeline.review import Outputs, ReviewOptions, review_and_store
+from qa.privacy.callid import mask_text
 from qa.speech.model import ModelOptions
 from qa.speech.transcribe import TranscribeOptions
-from qa.store.database import DuplicateContent, NotFound, Store, StoreError, is_transient_db_error
+from qa.store.database import Store
 
 SETTINGS_FILE = DATA_FILES / "nightly.yaml"
 
 #: Failures that are the file's own: quarantine, do not retry.
 QUARANTINE_ERRORS: tuple[type[BaseException], ...] = (
     AudioError, TranscriptFormatError, MetadataError, UnsupportedLanguageError, PermissionError, UnicodeError,
+    CallIdTaken,
 )
 
+#: ``callqa nightly`` exit codes (README, "Running every night"): every file reviewed or skipped ...
+EXIT_OK = 0
+#: ... the run itself failed (archive, store or settings; one line on stderr) ...
+EXIT_RUN_FAILED = 1
+#: ... some files were quarantined tonight (their reasons are in the night's summary) ...
+EXIT_QUARANTINED = 3
+#: ... some files failed for a reason that is not theirs (a bug, a missing model): tried again next night.
+EXIT_CALLS_FAILED = 4
 
-class TransientFailure(CallqaError):
-    """A failure that may pass if the same call is tried again in a moment."""
-
-    code = "E610"
+__all__ = ["EXIT_CALLS_FAILED", "EXIT_OK", "EXIT_QUARANTINED", "EXIT_RUN_FAILED", "TransientFailure"]
 
 
 @dataclass(frozen=True)
@@ -98,13 +108,18 @@ def review_options(model_threads: int | None = None) -> ReviewOptions:
 # ---------------------------------------------------------------- planning
 @dataclass(frozen=True)
 class Job:
-    """One file to review tonight."""
+    """One file to review tonight (``path`` and ``rel`` stay inside callqa; ``shown`` is masked)."""
 
     path: str
     rel: str
     kind: str  # audio | transcript
     sha256: str
     size: int
+    shown: str = ""  # rel with phone/card/ID numbers masked: what logs and Prefect see
+
+    def __post_init__(self) -> None:
+        if not self.shown:
+            object.__setattr__(self, "shown", mask_text(self.rel, personal_only=True))
 
 
 @dataclass
@@ -114,6 +129,8 @@ class Plan:
     jobs: list[Job]
     counts: dict[str, int]
     seconds: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # links not followed, folders not read (masked)
+    unreadable: list[tuple[str, str]] = field(default_factory=list)  # (masked rel, why)
 
 
 def plan_night(store: Store, archive_dir: Path | str, settings: archive.ArchiveSettings | None = None) -> Plan:
@@ -124,13 +141,13 @@ def plan_night(store: Store, archive_dir: Path | str, settings: archive.ArchiveS
     run_id = store.start_run(root)
     indexed = archive.index(store, found.files)
     for f, why in indexed.unreadable:
-        store.quarantine(f.path, None, why, "UnreadableFile", run_id)
+        store.quarantine(f.path, None, mask_text(why), "UnreadableFile", run_id)
     reviewed = store.reviewed_hashes()
     quarantined = {e.sha256 for e in store.quarantined() if e.sha256}
     jobs: list[Job] = []
     seen: set[str] = set()
     counts = Counter(found=len(found.files), settling=len(found.settling), sidecars=found.sidecars,
-                     rehashed=indexed.hashed, unreadable=len(indexed.unreadable))
+                     rehashed=indexed.hashed, unreadable=len(indexed.unreadable), links_skipped=found.links_skipped)
     for h in indexed.files:
         if h.sha256 in reviewed:
             counts["already_reviewed"] += 1
@@ -146,7 +163,9 @@ def plan_night(store: Store, archive_dir: Path | str, settings: archive.ArchiveS
         counts.setdefault(key, 0)
     return Plan(run_id, root, jobs, dict(counts),
                 {"scan": round(found.seconds, 3), "index": round(indexed.seconds, 3),
-                 "plan": round(time.perf_counter() - started, 3)})
+                 "plan": round(time.perf_counter() - started, 3)},
+                [mask_text(n, personal_only=True) for n in found.notes],
+                [(mask_text(f.rel, personal_only=True), mask_text(why)) for f, why in indexed.unreadable])
 
 
 # ---------------------------------------------------------------- one job
@@ -166,69 +185,56 @@ class Outcome:
     stages: dict[str, float] = field(default_factory=dict)  # seconds per pipeline stage (review_file's timings)
     error_class: str | None = None
     reason: str | None = None
+    warnings: list[str] = field(default_factory=list)  # metadata expected but missing
+    pages: list[str] = field(default_factory=list)  # the HTML written to --reports
 
 
 def is_transient(exc: BaseException) -> bool:
     """Worth retrying in a moment: the database was busy or unreachable, or memory ran out."""
-    if isinstance(exc, (MemoryError, ConnectionError, TimeoutError)):
-        return True
-    return is_transient_db_error(exc.__cause__ if isinstance(exc, StoreError) else exc)
-
-
-def _call_id_taken_by(store: Store, call_id: str, path: str) -> str | None:
-    """Another existing file already stored under ``call_id`` (tonight's content is new, so not an update)."""
-    try:
-        stored = store.load_transcript(call_id)
-    except NotFound:
-        return None
-    other = str(stored.source.get("path") or "")
-    if other and other != path and Path(other).exists():
-        return other
-    return None
+    return isinstance(exc, (MemoryError, ConnectionError, TimeoutError, StoreUnavailable))
 
 
 def review_job(store: Store, job: Job, options: ReviewOptions | None = None, run_id: int | None = None,
                reports_dir: Path | None = None) -> Outcome:
-    """Review one file and store the result in one transaction; never raises except ``TransientFailure``."""
+    """Review one file, write its pages (with ``reports_dir``) and store it; never raises except ``TransientFailure``.
+
+    The same keeping path as ``callqa review`` (``qa.review.review_and_store``):
+    the pages appear as one set, the call is stored after them, and a call id
+    already held by another existing file is refused and quarantined.
+    Everything the outcome says about the file is masked.
+    """
     started = time.perf_counter()
-    outcome = Outcome("reviewed", job.path, job.rel, job.sha256)
+    outcome = Outcome("reviewed", mask_text(job.path, personal_only=True), mask_text(job.rel, personal_only=True),
+                      job.sha256)
     try:
-        review = review_file(Path(job.path), options or review_options())
-        transcript, card = review.transcript, review.scorecard
+        outputs = Outputs(Path(reports_dir), transcript=False) if reports_dir is not None else None
+        kept = review_and_store(Path(job.path), options or review_options(), store, outputs, sha256=job.sha256)
+        transcript, card = kept.review.transcript, kept.review.scorecard
         outcome.call_id = transcript.call_id
-        # Audio is hashed again while probed: store the content actually reviewed.
-        sha = transcript.source.get("sha256") or job.sha256
-        other = _call_id_taken_by(store, transcript.call_id, job.path)
-        if other is not None:
-            raise MetadataError(
-                f"call id {transcript.call_id!r} is already used by {other}; give one of them its own call_id "
-                f"(a sidecar {Path(job.path).name}.json with {{\"call_id\": ...}}, or a manifest.csv row)")
-        store.save_review(transcript, review.findings, card, sha256=sha, path=job.path)
-        outcome.sha256 = sha
+        outcome.sha256 = transcript.source.get("sha256") or job.sha256  # audio is hashed again while probed
         outcome.audio_seconds = float(transcript.duration or 0.0)
         outcome.score = card.score
         outcome.items = {i.id: i.status for i in card.items}
-        outcome.stages = dict(review.timings)
-        if reports_dir is not None:
-            try:
-                _write_scorecard(store, card, Path(reports_dir))
-            except OSError as exc:  # the call is stored; a report file is a copy
-                outcome.reason = f"stored, but its scorecard file was not written: {exc}"
+        outcome.stages = dict(kept.review.timings)
+        outcome.warnings = [w for w in card.warnings if w.startswith("metadata missing")]
+        outcome.pages = [p.name for p in kept.files if p.suffix == ".html"]
     except DuplicateContent as exc:
-        outcome.status, outcome.error_class, outcome.reason = "duplicate", type(exc).__name__, str(exc)
+        outcome.status, outcome.error_class, outcome.reason = "duplicate", type(exc).__name__, mask_text(str(exc))
     except QUARANTINE_ERRORS as exc:
         if not Path(job.path).exists():
             outcome.status, outcome.reason = "vanished", "the file was removed during the run"
         else:
-            entry = store.quarantine(job.path, job.sha256, str(exc), type(exc).__name__, run_id)
+            entry = store.quarantine(job.path, job.sha256, mask_text(_clip(str(exc))), type(exc).__name__, run_id)
             outcome.status, outcome.error_class = "quarantined", entry.error_class
             outcome.reason = entry.reason
-    except Exception as exc:  # noqa: BLE001 - classify everything: one file never stops the night
+    except Exception as exc:
         if is_transient(exc):
-            raise TransientFailure(f"{job.rel}: {type(exc).__name__}: {exc}; it will be retried") from exc
+            raise TransientFailure(f"{outcome.rel}: {type(exc).__name__}: {mask_text(str(exc))}; "
+                                   f"it will be retried") from exc
         where = traceback.extract_tb(exc.__traceback__)[-1]
         outcome.status, outcome.error_class = "failed", type(exc).__name__
-        outcome.reason = f"{_clip(str(exc))} (at {Path(where.filename).name}:{where.lineno}); tried again next night"
+        outcome.reason = (f"{mask_text(_clip(str(exc)))} (at {Path(where.filename).name}:{where.lineno}); "
+                          f"tried again next night")
     outcome.seconds = round(time.perf_counter() - started, 3)
     return outcome
 
@@ -239,19 +245,11 @@ def _clip(text: str, limit: int = 600) -> str:
 
 def failed_outcome(job: Job, exc: BaseException | None) -> Outcome:
     """The outcome of a job whose retries ran out (it stays unquarantined: next night tries again)."""
-    reason = f"{_clip(str(exc))}; retries exhausted, tried again next night" if exc else "the task did not finish"
-    return Outcome("failed", job.path, job.rel, job.sha256, error_class=type(exc).__name__ if exc else "Unknown",
+    reason = (f"{mask_text(_clip(str(exc)))}; retries exhausted, tried again next night" if exc
+              else "the task did not finish")
+    return Outcome("failed", mask_text(job.path, personal_only=True), mask_text(job.rel, personal_only=True),
+                   job.sha256, error_class=type(exc).__name__ if exc else "Unknown",
                    reason=reason)
-
-
-def _write_scorecard(store: Store, card: Any, reports_dir: Path) -> None:
-    import json
-
-    from qa.intake.transcript_io import write_atomic
-    from qa.reports.export import scorecard_to_dict
-
-    data = scorecard_to_dict(card, store.dispute_overlay(card.call_id))
-    write_atomic(reports_dir / f"{card.call_id}.scorecard.json", json.dumps(data, ensure_ascii=False, indent=1))
 
 
 # ---------------------------------------------------------------- the run's summary
@@ -278,19 +276,23 @@ def summarise(plan: Plan, outcomes: list[Outcome], wall_seconds: float,
     by_status = Counter(o.status for o in outcomes)
     reviewed = [o for o in outcomes if o.status == "reviewed"]
     audio = sum(o.audio_seconds for o in reviewed)
-    skipped = (plan.counts["already_reviewed"] + plan.counts["quarantined_before"] + plan.counts["duplicates"]
+    skipped = (plan.counts["already_reviewed"] + plan.counts["duplicates"]
                + plan.counts["settling"] + by_status["duplicate"] + by_status["vanished"])
     failed = by_status["quarantined"] + by_status["failed"] + plan.counts["unreadable"]
     hours = wall_seconds / 3600 if wall_seconds > 0 else 0.0
     counts = {
         **plan.counts, "reviewed": len(reviewed), "skipped": skipped, "failed": failed,
         "quarantined": by_status["quarantined"] + plan.counts["unreadable"], "errors": by_status["failed"],
+        "still_quarantined": plan.counts["quarantined_before"],
+        "metadata_warnings": sum(1 for o in reviewed if o.warnings),
         "audio_seconds": round(audio, 1), "wall_seconds": round(wall_seconds, 2),
         "calls_per_hour": round(len(reviewed) / hours, 1) if hours else 0.0,
         "audio_hours_per_wall_hour": round(audio / wall_seconds, 2) if wall_seconds > 0 else 0.0,
     }
     failures = [{"file": o.rel, "status": o.status, "error": o.error_class, "reason": o.reason}
                 for o in outcomes if o.status in ("quarantined", "failed")]
+    failures += [{"file": rel, "status": "quarantined", "error": "UnreadableFile", "reason": why}
+                 for rel, why in plan.unreadable]
     slowest = sorted(reviewed, key=lambda o: -o.seconds)[: settings.slowest_calls]
     return {
         "run_id": plan.run_id, "archive": plan.archive, "counts": counts, "timings": plan.seconds,
@@ -298,13 +300,27 @@ def summarise(plan: Plan, outcomes: list[Outcome], wall_seconds: float,
         "slowest": [{"call_id": o.call_id, "file": o.rel, "seconds": o.seconds, "audio_seconds": o.audio_seconds,
                      "stages": o.stages} for o in slowest],
         "weakest_items": _weakest(reviewed, settings.weakest_items),
+        "metadata_warnings": [{"file": o.rel, "call_id": o.call_id, "warnings": o.warnings}
+                              for o in reviewed if o.warnings],
+        "scan_notes": list(plan.notes),
         "final_line": final_line(counts),
     }
 
 
 def final_line(counts: dict[str, Any]) -> str:
     return (f"nightly review: {counts['reviewed']} reviewed, {counts['skipped']} skipped, "
-            f"{counts['failed']} failed ({counts['quarantined']} quarantined) in {counts['wall_seconds']:.1f} s")
+            f"{counts['failed']} failed ({counts['quarantined']} quarantined tonight), "
+            f"{counts.get('still_quarantined', 0)} still quarantined in {counts['wall_seconds']:.1f} s")
+
+
+def exit_code(summary: dict[str, Any]) -> int:
+    """What ``callqa nightly`` exits with (EXIT_*): failed calls outrank quarantined files."""
+    counts = summary.get("counts", {})
+    if counts.get("errors"):
+        return EXIT_CALLS_FAILED
+    if counts.get("quarantined"):
+        return EXIT_QUARANTINED
+    return EXIT_OK
 
 
 def summary_markdown(summary: dict[str, Any]) -> str:
@@ -315,12 +331,23 @@ def summary_markdown(summary: dict[str, Any]) -> str:
              f"- found {c['found']} call files; {c['jobs']} new tonight, {c['already_reviewed']} already reviewed, "
              f"{c['quarantined_before']} still quarantined, {c['duplicates']} duplicate copies, "
              f"{c['settling']} still being copied in",
+             f"- {c['metadata_warnings']} reviewed call(s) with metadata missing" if c.get("metadata_warnings")
+             else "- every reviewed call had its metadata",
              f"- audio reviewed: {c['audio_seconds'] / 3600:.2f} h ({c['audio_hours_per_wall_hour']} audio hours "
-             f"per wall hour, {c['calls_per_hour']} calls per hour)", ""]
+             f"per wall hour, {c['calls_per_hour']} calls per hour)" if c["audio_seconds"]
+             else f"- {c['calls_per_hour']} calls per hour (transcripts only: no audio)", ""]
     if summary["failures"]:
         lines += ["## Failures", "", "| file | status | error | reason |", "|---|---|---|---|"]
-        lines += [f"| {f['file']} | {f['status']} | {f['error']} | {_cell(f['reason'])} |" for f in summary["failures"]]
+        lines += [f"| {_cell(f['file'])} | {f['status']} | {f['error']} | {_cell(f['reason'])} |"
+                  for f in summary["failures"]]
         lines.append("")
+    if summary.get("metadata_warnings"):
+        lines += ["## Metadata missing", "", "| file | call | warning |", "|---|---|---|"]
+        lines += [f"| {_cell(m['file'])} | {m['call_id']} | {_cell('; '.join(m['warnings']))} |"
+                  for m in summary["metadata_warnings"]]
+        lines.append("")
+    if summary.get("scan_notes"):
+        lines += ["## Not followed", ""] + [f"- {_cell(n)}" for n in summary["scan_notes"]] + [""]
     if summary["slowest"]:
         lines += ["## Slowest calls", "", "| call | file | seconds | audio seconds |", "|---|---|---|---|"]
         lines += [f"| {s['call_id']} | {s['file']} | {s['seconds']:.1f} | {s['audio_seconds']:.1f} |"
@@ -352,12 +379,19 @@ def finish_night(store: Store, plan: Plan, outcomes: list[Outcome], wall_seconds
     if reports_dir is not None:
         import json
 
-        from qa.intake.transcript_io import write_atomic
+        from qa.common.outputs import OutputSet
+        from qa.reports.night_html import render_night_html
 
         base = Path(reports_dir) / f"nightly-{plan.run_id}"
-        write_atomic(base.with_suffix(".md"), summary_markdown(summary))
-        write_atomic(base.with_suffix(".json"), json.dumps(
+        page = render_night_html(summary, outcomes)
+        files = OutputSet()
+        files.add(base.with_suffix(".md"), summary_markdown(summary))
+        files.add(base.with_suffix(".json"), json.dumps(
             {**summary, "outcomes": [asdict(o) for o in outcomes]}, ensure_ascii=False, indent=1))
+        files.add(base.with_suffix(".html"), page)
+        files.add(Path(reports_dir) / "index.html", page)  # the latest night
+        files.commit()
+        files.finish()
     return summary
 
 

@@ -5,7 +5,7 @@ renamed or moved file is not reviewed twice), must survive being killed at any
 moment (one transaction per call), and feed reports per agent, team and week.
 One SQLAlchemy Core schema serves SQLite (the default: ``callqa.db`` in the data
 dir) and PostgreSQL (when a URL is given). All of callqa's SQL lives here and
-in ``qa.store.schema`` (the tables and migrations); ``qa.store.engine`` connects.
+in ``qa.schema`` (the tables and migrations); ``qa.db_engine`` connects.
 
 Migrations are named, ordered and recorded in ``schema_migrations``; opening a
 store applies the missing ones under a lock (SQLite ``BEGIN IMMEDIATE``, a
@@ -14,11 +14,12 @@ PostgreSQL advisory lock), so two processes may open a fresh database at once.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +29,21 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.schema import CreateTable
 
 from qa.common.paths import data_dir as default_data_dir
-from qa.errors import DuplicateContent, NotFound, SchemaTooNew, StoreError
+from qa.errors import (
+    CallIdTaken,
+    DuplicateContent,
+    NotFound,
+    SchemaTooNew,
+    StoreError,
+    StoreUnavailable,
+    StoreUrlError,
+)
 from qa.intake.transcript_io import transcript_from_dict, transcript_to_dict
 from qa.store.engine import normalise_url, postgres_engine, sqlite_engine
 from qa.store.schema import (
     MIGRATIONS,
     V1_TABLES,
+    call_acoustics,
     calls,
     disputes_table,
     files,
@@ -48,9 +58,20 @@ from qa.store.schema import (
 from qa.types import CallMeta, Evidence, Finding, ItemScore, Scorecard, Transcript
 
 __all__ = [
-    "DB_FILENAME", "ENV_DB_URL", "MIGRATIONS",
-    "Store", "StoreError", "NotFound", "DuplicateContent", "SchemaTooNew",
-    "Dispute", "QuarantineEntry", "RunRecord",
+    "DB_FILENAME",
+    "ENV_DB_URL",
+    "MIGRATIONS",
+    "CallIdTaken",
+    "Dispute",
+    "DuplicateContent",
+    "NotFound",
+    "QuarantineEntry",
+    "RunRecord",
+    "SchemaTooNew",
+    "Store",
+    "StoreError",
+    "StoreUnavailable",
+    "StoreUrlError",
 ]
 
 DB_FILENAME = "callqa.db"
@@ -63,13 +84,6 @@ _LOOKUP_CHUNK = 900
 
 
 # ---------------------------------------------------------------- errors
-def is_transient_db_error(exc: BaseException | None) -> bool:
-    """A database error worth retrying in a moment: busy, unreachable, or its connection dropped."""
-    if isinstance(exc, sa.exc.OperationalError):
-        return True
-    return isinstance(exc, sa.exc.DBAPIError) and bool(exc.connection_invalidated)
-
-
 # ---------------------------------------------------------------- records
 @dataclass(frozen=True)
 class Dispute:
@@ -111,7 +125,7 @@ class RunRecord:
 
 # ---------------------------------------------------------------- helpers
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 def _time_key(value: str | datetime | date | None) -> str | None:
@@ -133,8 +147,19 @@ def _time_key(value: str | datetime | date | None) -> str | None:
         except ValueError:
             return None
     if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
     return moment.isoformat(timespec="microseconds")
+
+
+def is_transient_db_error(exc: BaseException | None) -> bool:
+    """A database error worth retrying in a moment: busy, unreachable, or its connection dropped."""
+    if isinstance(exc, sa.exc.OperationalError):
+        return True
+    return isinstance(exc, sa.exc.DBAPIError) and bool(exc.connection_invalidated)
+
+
+def _one_line(exc: object) -> str:
+    return " ".join(str(exc).split())
 
 
 def _check_sha(sha256: str) -> None:
@@ -180,7 +205,7 @@ class Store:
         """Open (and migrate) a store.
 
         Precedence: ``url``; else the SQLite file ``callqa.db`` in ``data_dir`` if
-        given; else ``$CALLQA_DB_URL``; else ``callqa.db`` in ``qa.common.paths.data_dir()``
+        given; else ``$CALLQA_DB_URL``; else ``callqa.db`` in ``qa.paths.data_dir()``
         (``$CALLQA_DATA_DIR`` or the platform's user data dir).
         """
         if url is None and data_dir is None:
@@ -194,7 +219,11 @@ class Store:
                                  f"set CALLQA_DATA_DIR to a writable directory") from exc
             url = f"sqlite:///{directory / DB_FILENAME}"
         url = normalise_url(url)
-        engine = sqlite_engine(url) if url.startswith("sqlite") else postgres_engine(url)
+        try:
+            engine = sqlite_engine(url) if url.startswith("sqlite") else postgres_engine(url)
+        except (sa.exc.ArgumentError, ValueError) as exc:
+            raise StoreUrlError(f"cannot use the store URL: {exc}; write postgresql://user@host:5432/db or "
+                                f"sqlite:///path/to/callqa.db") from exc
         store = cls(engine)
         try:
             store.migrate()
@@ -223,15 +252,18 @@ class Store:
                     yield conn
         except StoreError:
             raise
-        except sa.exc.OperationalError as exc:
-            raise StoreError(
-                f"{what} failed: {exc.orig}. Check that the database at {self.url} is reachable "
+        except sa.exc.DBAPIError as exc:
+            if not is_transient_db_error(exc):
+                cause = getattr(exc, "orig", None) or exc
+                raise StoreError(f"{what} failed and was rolled back, nothing was written: {_one_line(cause)}") from exc
+            raise StoreUnavailable(
+                f"{what} failed: {_one_line(exc.orig)}. Check that the database at {self.url} is reachable "
                 f"and writable (for SQLite: no other program holds a long write lock)"
             ) from exc
         except (sa.exc.SQLAlchemyError, TypeError, ValueError) as exc:
             # TypeError/ValueError: a value the driver could not encode (psycopg raises them unwrapped).
             cause = getattr(exc, "orig", None) or exc
-            raise StoreError(f"{what} failed and was rolled back, nothing was written: {cause}") from exc
+            raise StoreError(f"{what} failed and was rolled back, nothing was written: {_one_line(cause)}") from exc
 
     def _insert(self, table: sa.Table) -> Any:
         return (postgresql.insert if self._pg else sqlite.insert)(table)
@@ -312,13 +344,18 @@ class Store:
 
     # ------------------------------------------------------------ reviews
     def save_review(self, transcript: Transcript, findings: list[Finding], scorecard: Scorecard,
-                    sha256: str, path: str) -> None:
+                    sha256: str, path: str, acoustics: list[Any] | None = None) -> None:
         """Store a whole review in one transaction: the call, utterances, findings and score.
 
         Idempotent by call: saving again replaces utterances and findings, and the
         score of the same rubric version (other versions are kept, the new one is
         current). A changed recording (same call id, new SHA-256) replaces the old
         content. Disputes are never touched; a quarantine entry for the hash is cleared.
+
+        The call-id guard: when another file that still exists is stored under
+        this call id with other content, the save is refused (``CallIdTaken``,
+        naming both files), so the old call and its disputes stay as they were.
+        ``acoustics`` (per-utterance loudness and pitch) are kept with the call.
         """
         _check_sha(sha256)
         call_id = transcript.call_id
@@ -348,6 +385,12 @@ class Store:
             for i, f in enumerate(findings)
         ]
         with self._tx(f"saving the review of call {call_id!r}", write=True) as conn:
+            held = conn.execute(sa.select(calls.c.path, calls.c.sha256).where(calls.c.call_id == call_id)).first()
+            if held is not None and held.sha256 != sha256 and held.path != str(path) and os.path.exists(held.path):
+                raise CallIdTaken(
+                    f"call id {call_id!r} of {path} is already stored for another file, {held.path}; the stored call "
+                    f"and its disputes are kept. Give one of them its own call_id (a sidecar "
+                    f"{Path(path).name}.json with {{\"call_id\": ...}}, a manifest.csv row, or a '# call_id:' line)")
             owner = conn.scalar(sa.select(calls.c.call_id).where(calls.c.sha256 == sha256))
             if owner is not None and owner != call_id:
                 raise DuplicateContent(
@@ -365,7 +408,22 @@ class Store:
             if finding_rows:
                 conn.execute(findings_table.insert(), finding_rows)
             self._write_score(conn, scorecard, now)
+            conn.execute(sa.delete(call_acoustics).where(call_acoustics.c.call_id == call_id))
+            if acoustics is not None:
+                conn.execute(call_acoustics.insert().values(call_id=call_id, utterances=[
+                    dataclasses.asdict(a) if dataclasses.is_dataclass(a) else dict(a) for a in acoustics]))
             conn.execute(sa.delete(quarantine_table).where(quarantine_table.c.sha256 == sha256))
+
+    def load_acoustics(self, call_id: str) -> list[dict[str, Any]] | None:
+        """Per-utterance loudness and pitch stored with the call (None for transcripts and older calls)."""
+        with self._tx(f"loading the acoustics of {call_id!r}") as conn:
+            self._require_call(conn, call_id)
+            return conn.scalar(sa.select(call_acoustics.c.utterances).where(call_acoustics.c.call_id == call_id))
+
+    def call_path(self, call_id: str) -> str | None:
+        """The file a stored call was reviewed from (None if the call is not stored)."""
+        with self._tx(f"looking up call {call_id!r}") as conn:
+            return conn.scalar(sa.select(calls.c.path).where(calls.c.call_id == call_id))
 
     def save_scorecard(self, scorecard: Scorecard) -> None:
         """Re-score a stored call (e.g. after a rubric change) without touching its transcript."""

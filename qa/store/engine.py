@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
-from qa.errors import StoreError
+from qa.errors import StoreUrlError
 
 #: How long a SQLite writer waits for another writer before giving up (ms).
 #: Nightly runs and a reviewer's dispute may write at the same moment.
@@ -29,9 +29,15 @@ def normalise_url(url: str) -> str:
     for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix):]
-    if url.startswith(("postgresql+psycopg://", "sqlite://")):
+    if url.startswith("postgresql+psycopg://"):
         return url
-    raise StoreError(
+    if url.startswith("sqlite://"):
+        database = url[len("sqlite://"):].lstrip("/")
+        if not database or database.startswith(":memory:") or database.startswith("?"):
+            raise StoreUrlError(f"{url!r} names no database file, so nothing would be kept; write "
+                                f"sqlite:///path/to/callqa.db (or no --store for the default file)")
+        return url
+    raise StoreUrlError(
         f"unsupported database URL {url.split('://')[0]}://...; use postgresql://user@host/db "
         f"or sqlite:///path/to/callqa.db (or no URL for the default SQLite file)"
     )
@@ -59,7 +65,10 @@ def sqlite_engine(url: str) -> Engine:
     """A SQLite engine: WAL, a busy timeout, foreign keys, and BEGIN IMMEDIATE for writers."""
     database = sa.engine.make_url(url).database
     if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(database).expanduser().parent
+        if not folder.is_dir():
+            raise StoreUrlError(f"{url}: the folder {folder} does not exist (a mistyped path?); create it first, "
+                                f"or fix the URL")
     engine = sa.create_engine(url, json_serializer=json_dumps,
                               connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
 

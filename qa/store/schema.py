@@ -160,6 +160,13 @@ _INDEXES = (
     sa.Index("ix_quarantine_path", quarantine_table.c.path),
 )
 
+#: Per-utterance loudness and pitch of a reviewed recording (migration 0003).
+call_acoustics = sa.Table(
+    "call_acoustics", metadata,
+    sa.Column("call_id", sa.Text, sa.ForeignKey("calls.call_id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("utterances", _JSON, nullable=False),  # [{"loudness_db", "pitch_hz", "final_pitch_slope"}, ...]
+)
+
 V1_TABLES = (files, calls, utterances, findings_table, scores, item_scores, disputes_table, runs,
              quarantine_table)
 
@@ -174,12 +181,17 @@ def _m0002_indexes(conn: Connection) -> None:
         index.create(conn)
 
 
+def _m0003_acoustics(conn: Connection) -> None:
+    conn.execute(CreateTable(call_acoustics))
+
+
 #: Ordered, named migrations. Append only; never rename or edit an applied one
 #: (a later column change adds a migration here and updates the Table above;
 #: 0001 then needs a frozen copy of the tables as they were).
 MIGRATIONS: tuple[tuple[str, Callable[[Connection], None]], ...] = (
     ("0001_core_tables", _m0001_core_tables),
     ("0002_indexes", _m0002_indexes),
+    ("0003_call_acoustics", _m0003_acoustics),
 )
 
 # The reviewer workspace's tables (qa.store.workspace_schema) come after the core ones.

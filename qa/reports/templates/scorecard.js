@@ -84,5 +84,22 @@
       });
     }
   }
+  // A link ending in #t=SECONDS (the coaching report's "listen at") opens the page at that moment:
+  // the utterance said then is highlighted and scrolled to, and the audio is set to start there.
+  function openAt() {
+    var m = /^#t=(\d+(?:\.\d+)?)$/.exec(window.location.hash);
+    if (!m) { return; }
+    var t = parseFloat(m[1]);
+    var row = rowAt(t) || rows[0] || null;
+    highlight(row);
+    if (row) { row.scrollIntoView({block: "center"}); }
+    document.body.dataset.openedAt = String(t);
+    if (player) {
+      var cue = function () { try { player.currentTime = t; } catch (err) { /* not seekable yet */ } };
+      if (player.readyState >= 1) { cue(); } else { player.addEventListener("loadedmetadata", cue, {once: true}); }
+    }
+  }
+  window.addEventListener("hashchange", openAt);
+  openAt();
   document.body.dataset.ready = "1";
 })();
