@@ -109,7 +109,7 @@ def api_calls(
     if f.q:
         ws.sync_search_if_due(settings.search_refresh_seconds)
     result = ws.list_calls(who.user, f)
-    return {"total": result.total, "page": result.page, "per_page": result.per_page, "pages": result.pages,
+    return {"total": result.total, "total_exact": result.total_exact, "page": result.page, "per_page": result.per_page, "pages": result.pages,
             "calls": [{**asdict(r), "score": r.score} for r in result.rows]}
 
 
