@@ -26,10 +26,14 @@ model: install
 demo: model
 	$(BIN)/callqa review $(SAMPLE) --out out/demo --show-transcript
 	@echo "open out/demo/sample-complaint-zh.html in a browser for the reviewer's page"
+	@echo "the call is also in the default store; to open it in the reviewer workspace:"
+	@echo "  $(BIN)/callqa users add ana --role reviewer   # asks for a password (10+ characters)"
+	@echo "  $(BIN)/callqa serve                            # then http://127.0.0.1:8000/calls/sample-complaint-zh"
 
 
 test: install
 	bash tools/ensure_postgres.sh >/dev/null
+	bash tools/ensure_browser.sh >/dev/null
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 bench: model

@@ -41,6 +41,9 @@ app = _App(add_completion=False, no_args_is_help=True, context_settings={"show_d
            help="Quality assurance for contact-center calls: transcribe, tag, score, coach.")
 model_app = typer.Typer(no_args_is_help=True, help="The speech model: assemble, check, locate.")
 app.add_typer(model_app, name="model")
+from qa.web.commands import serve as _serve, users_app  # noqa: E402  (the reviewer workspace)
+app.add_typer(users_app, name="users")
+app.command("serve")(_serve)
 err = Console(stderr=True, soft_wrap=True)
 out = Console()
 

@@ -154,6 +154,54 @@ class SchemaTooNew(StoreError):
     code = "E503"
 
 
+class WorkspaceError(CallqaError):
+    """The reviewer workspace (``callqa serve``, ``callqa users``) refused a request; the message says why."""
+
+    code = "E800"
+
+
+class AuthError(WorkspaceError):
+    """Wrong user name or password, a disabled user, or no valid session."""
+
+    code = "E801"
+
+
+class AccessDenied(WorkspaceError):
+    """The signed-in user's role may not do this (a call they may not see is reported as not found)."""
+
+    code = "E802"
+
+
+class CsrfError(WorkspaceError):
+    """A state-changing request without the session's CSRF token."""
+
+    code = "E803"
+
+
+class LoginRateLimited(WorkspaceError):
+    """Too many failed logins for one user from one address; wait and try again."""
+
+    code = "E804"
+
+
+class VerdictError(WorkspaceError):
+    """A reviewer verdict, appeal or evaluation change that does not fit the call or its state."""
+
+    code = "E805"
+
+
+class UserError(WorkspaceError):
+    """A user account cannot be added or changed as asked (duplicate name, unknown role, missing team)."""
+
+    code = "E806"
+
+
+class AudioAccessError(WorkspaceError):
+    """The call's recording is missing, not audio, or outside the allowed archive folders."""
+
+    code = "E807"
+
+
 # operations/security
 class CallIdError(MetadataError):
     """A call id breaks the rule (qa.callid): path separators, control characters, a leading dot, too long."""

@@ -234,6 +234,11 @@ def _environment() -> jinja2.Environment:
 
 
 def render_html(report: CoachingReport, plots: dict[str, str | None] | None = None) -> str:
+    return _environment().get_template(TEMPLATE).render(**page_context(report, plots))
+
+
+def page_context(report: CoachingReport, plots: dict[str, str | None] | None = None) -> dict[str, Any]:
+    """What the coaching template reads (the web workspace renders it inside its own page too)."""
     bands = report.settings.bands
 
     def band(rate: float | None) -> str:
@@ -241,9 +246,12 @@ def render_html(report: CoachingReport, plots: dict[str, str | None] | None = No
             return "none"
         return "good" if rate >= bands.good else "poor" if rate < bands.poor else "mid"
 
-    return _environment().get_template(TEMPLATE).render(
-        r=report, s=report.scope, plots=plots if plots is not None else render_plots(report), band=band,
-    )
+    return {"r": report, "s": report.scope, "plots": plots if plots is not None else render_plots(report),
+            "band": band}
+
+
+def template_filters() -> dict[str, Any]:
+    return dict(_environment().filters)
 
 
 # ---------------------------------------------------------------- files

@@ -336,7 +336,7 @@ def _silence_row(f: Finding) -> dict[str, Any]:
             "clock": clock(start), "seconds": round(float(end) - float(start), 1), "notes": notes}
 
 
-def render_scorecard_html(
+def scorecard_page(
     scorecard: Scorecard,
     transcript: Transcript,
     findings: list[Finding],
@@ -346,8 +346,10 @@ def render_scorecard_html(
     embed_audio: bool = True,
     rubric: Any = None,
     settings: dict[str, Any] | None = None,
-) -> str:
-    """The whole page as one string; ``disputes`` maps item ID -> {"status", "note", "reviewer"}."""
+    timeline: bool = True,
+) -> dict[str, Any]:
+    """The page's view model (what the template reads as ``p``); the web workspace renders it too
+    (without the timeline plot, which it serves as an image of its own)."""
     from qa.reports.audio import audio_source
     from qa.reports.plots import timeline_png
 
@@ -361,9 +363,7 @@ def render_scorecard_html(
     score_band = "good" if scorecard.score >= bands["good"] else "fair" if scorecard.score >= bands["fair"] else "poor"
     counts = {s: sum(1 for r in rows if r.status == s) for s in STATUSES}
     audio = audio_source(Path(audio_path), settings["audio"], embed_audio) if audio_path is not None else None
-    script = (TEMPLATE_DIR / SCRIPT).read_text(encoding="utf-8")
-    script_hash = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii")
-    page = {
+    return {
         "call_id": clean_text(scorecard.call_id),
         "agent": clean_text(meta.agent_id) if meta and meta.agent_id else "",
         "team": clean_text(meta.team) if meta and meta.team else "",
@@ -389,11 +389,29 @@ def render_scorecard_html(
         # speech the VAD heard but the model gave no words for (qa.asr.decode_spans): listen to it
         "not_transcribed": [{"link": links.at(d.start), "end": clock(d.end), "role": clean_text(d.role),
                              "reason": clean_text(d.reason)} for d in transcript.dropped],
-        "timeline": timeline_png(transcript, findings, acoustics, settings["plot"]),
+        "timeline": timeline_png(transcript, findings, acoustics, settings["plot"]) if timeline else None,
         "audio": audio,
         "statuses": STATUSES,
         "show_en_tip": language != "en",
     }
+
+
+def render_scorecard_html(
+    scorecard: Scorecard,
+    transcript: Transcript,
+    findings: list[Finding],
+    audio_path: Path | None = None,
+    acoustics: list[UtteranceAcoustics] | None = None,
+    disputes: dict[str, dict] | None = None,
+    embed_audio: bool = True,
+    rubric: Any = None,
+    settings: dict[str, Any] | None = None,
+) -> str:
+    """The whole page as one string; ``disputes`` maps item ID -> {"status", "note", "reviewer"}."""
+    page = scorecard_page(scorecard, transcript, findings, audio_path, acoustics, disputes, embed_audio, rubric,
+                          settings)
+    script = (TEMPLATE_DIR / SCRIPT).read_text(encoding="utf-8")
+    script_hash = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii")
     return _environment().get_template(TEMPLATE).render(
         p=page, script=Markup(script), script_hash=script_hash, status_key=_status_key,
     )

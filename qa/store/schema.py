@@ -193,3 +193,8 @@ MIGRATIONS: tuple[tuple[str, Callable[[Connection], None]], ...] = (
     ("0002_indexes", _m0002_indexes),
     ("0003_call_acoustics", _m0003_acoustics),
 )
+
+# The reviewer workspace's tables (qa.store.workspace_schema) come after the core ones.
+from qa.store.workspace_schema import WORKSPACE_MIGRATIONS  # noqa: E402
+
+MIGRATIONS = MIGRATIONS + WORKSPACE_MIGRATIONS
