@@ -85,6 +85,10 @@ class Stages(Settings):
     loud_floor: Stage
     loud_cap: Stage
     final_utterances: Small
+    calm_max: Stage
+    unresolved_level: Stage
+    venting_chars: Small
+    venting_cap: Stage
     opening_utterances: Small
     min_peak: Stage
 
@@ -95,6 +99,14 @@ class ComplaintClass(Settings):
     major_on_harm: Flag
     difficult_restatements: Small
     difficult_transfers: Small
+
+
+class Outcome(Settings):
+    final_utterances: Small
+    complaint_level: Stage
+    angry_stage: Stage
+    threat_stage: Stage
+    strong_weight: Weight
 
 
 class Cues(Settings):
@@ -136,6 +148,7 @@ class Thresholds(Settings):
     question: Question
     stages: Stages
     complaint_class: ComplaintClass
+    outcome: Outcome
     cues: Cues
     phases: Phases
 
