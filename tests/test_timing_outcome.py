@@ -49,7 +49,8 @@ def test_timing_round_trips_and_bad_values_are_coded_errors():
 
 @pytest.mark.parametrize("ending, outcome, p4, r5", [
     ("好的，谢谢", "thanks", "pass", "pass"),
-    ("还是不行啊", "unresolved", "partial", "partial"),
+    ("还是不行啊", "unresolved", "fail", "partial"),  # P4: still not solved is S2, pressing; R5 grades it
+    ("是的，型号是X1", "open", "pass", "pass"),  # a bare answer after a complaint is latent (S1), down from S3
     ("我要投诉你们，打12315", "threat", "fail", "fail"),
 ])
 def test_p4_and_r5_judge_how_the_customer_ends_a_complaint(ending, outcome, p4, r5):
@@ -59,6 +60,29 @@ def test_p4_and_r5_judge_how_the_customer_ends_a_complaint(ending, outcome, p4, 
     assert found.value == outcome and found.detail["complaint"] is True and ending in found.text
     scored = {i.id: i.status for i in score_call(t, findings).items}
     assert (scored["P4"], scored["R5"]) == (p4, r5)
+
+
+def test_p4_is_na_when_the_customer_never_answers_the_agent_and_p5_when_there_is_no_problem():
+    """One complaint post answered once has no ending to judge; an enquiry owes no empathy."""
+    once = parse_timed_text("""# language: zh
+# timing: text
+00:00.0 00:05.0 customer 你们的宽带又断了，太差了
+00:05.5 00:09.0 agent 您好，非常抱歉，已为您报修，今天下午三点前恢复
+""")
+    found = tag(once)
+    (outcome,) = [f for f in found if f.kind == "call_outcome"]
+    assert outcome.detail["complaint"] is True and outcome.detail["customer_replied"] is False
+    scored = {i.id: i for i in score_call(once, found).items}
+    assert scored["P4"].status == "n/a" and "never answered" in scored["P4"].reason
+    assert scored["R5"].status != "n/a" and scored["P5"].status == "fail"
+    enquiry = parse_timed_text("""# language: zh
+# timing: text
+00:00.0 00:03.0 customer 请问你们周末营业吗
+00:03.5 00:06.0 agent 您好，周末正常营业
+00:06.5 00:08.0 customer 好的，谢谢
+""")
+    scored = {i.id: i for i in score_call(enquiry, tag(enquiry)).items}
+    assert scored["P5"].status == "n/a" and scored["P4"].status == "n/a"
 
 
 @pytest.mark.parametrize("bad", [".inf", "1e308", ".nan", "-3"])

@@ -385,4 +385,5 @@ def dialogue_transcript(item: RealDialogue):
     return Transcript(call_id=call_id, language=item.language, duration=round(t, 2), utterances=utterances,
                       gaps=gaps_between(utterances, t), roles=RoleAssignment("import", 1.0),
                       meta=CallMeta(call_id=call_id, language=item.language),
-                      source={"format": f"realset:{item.source}", "timings": "made up from text length"})
+                      source={"format": f"realset:{item.source}", "timings": "made up from text length"},
+                      timing="text")

@@ -15,7 +15,8 @@ from typing import Annotated, Any
 
 from pydantic import Field, Strict
 
-from qa.common.settings import Count, Flag, Number, Ratio, Seconds, Settings, Share, Small, load_settings, shipped
+from qa.common.settings import (Count, Flag, Number, Ratio, Seconds, Settings, Share, Small, Text, load_settings,
+                                shipped)
 from qa.errors import ConfigError
 
 DEFAULTS = "thresholds.yaml"
@@ -81,6 +82,7 @@ class Stages(Settings):
     weak_anger_stage: Stage
     sensitive_stage: Stage
     weak_sensitive_stage: Stage
+    problem_stage: Stage
     loud_bump: Stage
     loud_floor: Stage
     loud_cap: Stage
@@ -89,6 +91,7 @@ class Stages(Settings):
     unresolved_level: Stage
     venting_chars: Small
     venting_cap: Stage
+    unresolved_cue_level: Stage
     opening_utterances: Small
     min_peak: Stage
 
@@ -111,6 +114,7 @@ class Outcome(Settings):
 
 class Cues(Settings):
     opening_utterances: Small
+    courteous_opening_kinds: list[Text]
     closing_utterances: Small
     courtesy_drop_ratio: Ratio
     courtesy_min_cues: Small

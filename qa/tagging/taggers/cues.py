@@ -7,10 +7,13 @@ acknowledge or apologise before rules, procedures or solutions?
   坐席: 非常抱歉给您带来不便，我马上为您处理。
 - ``solution_before_feelings``: 坐席: 按照规定需要您提供订单号。 (before any apology);
 - ``no_acknowledgement``: no apology or empathy at all after it;
+- none of these when the agent never spoke after that turn (nothing to judge);
 - ``apology`` for each apology (对不起, "I'm sorry", "disculpe las molestias").
 P2 如同首次接触 — ``greeting`` / ``no_greeting`` (the agent's first
-``cues.opening_utterances`` utterances), ``closing`` / ``no_closing`` (the last
-``cues.closing_utterances``), ``impatience`` (我刚才说过了, "as I said"), and
+``cues.opening_utterances`` utterances; without greeting words, a first reply holding a
+``cues.courteous_opening_kinds`` cue: 亲, 谢谢, 非常抱歉), ``closing`` / ``no_closing`` (the last
+``cues.closing_utterances``; a chat, ``timing: text``, is never ``no_closing``: it ends when the
+customer stops writing), ``impatience`` (我刚才说过了, "as I said"), and
 ``courtesy_drop`` when the agent's polite cues per minute of speech in the last
 third fall below ``cues.courtesy_drop_ratio`` of the first two thirds.
 P5 将心比心 — ``empathy`` (理解您的心情, "I understand how frustrating"), ``blame``.
@@ -94,8 +97,8 @@ def _per_cue(ctx: TagContext, agent: list[int]) -> list[Finding]:
 
 
 def _p1(ctx: TagContext, agent: list[int], negative: CustomerStage | None) -> list[Finding]:
-    if negative is None:
-        return []
+    if negative is None or not any(i > negative.index for i in agent):
+        return []  # no negative turn, or the agent never answered it: nothing to judge
     us = ctx.utterances
     turn = us[negative.index]
     ack = solution = None
@@ -134,6 +137,9 @@ def _p2(ctx: TagContext, agent: list[int]) -> list[Finding]:
     findings = []
     opening = agent[: int(th["opening_utterances"])]
     hello = next(((i, m) for i in opening for m in ctx.kinds(i, "greeting", "agent_self_id")), None)
+    if hello is None:  # no greeting words: a first reply that opens with courtesy (亲, 谢谢, 抱歉) is courteous too
+        first = ctx.kinds(agent[0], *th["courteous_opening_kinds"])
+        hello = (agent[0], first[0]) if first else None
     if hello:
         findings.append(from_utterance("P2", "greeting", hello[1].text, us[hello[0]], _cue_detail(hello[1])))
     else:
@@ -142,7 +148,7 @@ def _p2(ctx: TagContext, agent: list[int]) -> list[Finding]:
     bye = next(((i, m) for i in reversed(closing) for m in ctx.kinds(i, "closing")), None)
     if bye:
         findings.append(from_utterance("P2", "closing", bye[1].text, us[bye[0]], _cue_detail(bye[1])))
-    else:
+    elif ctx.transcript.timing != "text":  # a chat ends when the customer stops writing: no goodbye to miss
         findings.append(from_utterance("P2", "no_closing", None, us[agent[-1]], {"looked_at": len(closing)}))
     findings.extend(_courtesy_drop(ctx, agent))
     return findings
