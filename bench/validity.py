@@ -10,6 +10,12 @@ Figures, each with the data it comes from and its size:
 calibration's Spearman(score, S/E/A) table): append a function ``split -> Section``.
 
     CALLQA_SHARED_DATA=../shared/data python bench/validity.py [--split test|train] [--markdown FILE]
+        [--scoring out/scoring.json] [--readme README.md] [--figures qa/data/item_validity.yaml]
+
+``--scoring`` adds the Spearman(score, S/E/A) table and the STC-3 status spread from
+``bench/scoring.py --json``; ``--readme`` rewrites the README's "How far to trust the score"
+(between its markers) and ``--figures`` the per-item figures every scorecard carries, both from
+this one run, so the page, the README and the scorecards never disagree.
 
 The research-only texts are read from the shared data; without it those rows are skipped, and said so.
 """
@@ -17,16 +23,26 @@ The research-only texts are read from the shared data; without it those rows are
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from qa.intake.realsets import (MISSING_DATA, QUESTION_LABELS, VERDICT_ITEMS, dialogue_transcript,  # noqa: E402
-                                load_real_dialogues, load_real_questions)
+from qa.intake.realsets import (
+    MISSING_DATA,
+    QUESTION_LABELS,
+    VERDICT_ITEMS,
+    dialogue_transcript,
+    load_real_dialogues,
+    load_real_questions,
+)
 
 LANGS = ("zh", "es", "en")
 
@@ -134,6 +150,76 @@ def sections(split: str = "test") -> list[Section]:
     return [question_section(split), *stage_and_item_sections(split), *(extra(split) for extra in EXTRA_SECTIONS)]
 
 
+def spearman_section(scoring: dict) -> Section:
+    """The overall score against people's ratings (bench/scoring.py --json): before = course weights."""
+    section = Section("Overall score against people's ratings (Spearman)",
+                      f"NTCIR-14 STC-3 DCH: real Weibo helpdesk dialogues, mean of 19 annotators' ratings "
+                      f"(S satisfaction, E effectiveness, A accomplishment); rubric under test {scoring['rubric']}, "
+                      f"course rubric {scoring['course_rubric']}", ["figure", "before", "after", "data", "n", "how"])
+    for row in scoring.get("validity_rows", []):
+        section.rows.append([row["figure"], "" if row["before"] is None else f"{row['before']:.3f}",
+                             f"{row['after']:.3f}", row["data"], row["n"], row["how"]])
+    ref = scoring.get("reference", {})
+    if ref:
+        section.note = "Without any rubric, the customer's stage alone: " + "; ".join(
+            f"{name} Spearman with E {v['E']:.3f}" for name, v in ref.items()) + "."
+    return section
+
+
+def status_section(scoring: dict) -> Section:
+    """How each item lands on the 1,200 STC-3 dialogues: an item that never varies cannot agree with anyone."""
+    section = Section("Item verdicts on the 1,200 STC-3 dialogues (text chats)",
+                      f"STC-3 zh dev, {scoring['n']} dialogues, rubric {scoring['rubric']}",
+                      ["item", "pass", "partial", "fail", "n/a", "Spearman(item, E)"])
+    for item_id, counts in scoring.get("item_status", {}).items():
+        rho = (scoring.get("items", {}).get(item_id) or {}).get("spearman_E")
+        section.rows.append([item_id, *(counts.get(k, 0) for k in ("pass", "partial", "fail", "n/a")),
+                             "" if rho is None else f"{rho:.3f}"])
+    section.note = ("Chat times are made up from text length (timing: text), so K1 and T-RATE are n/a; "
+                    "an item with one status everywhere (P3 pass: no talking over in a chat) adds nothing here.")
+    return section
+
+
+def item_figures(found: list[Section], scoring: dict | None) -> dict:
+    """qa/data/item_validity.yaml: per item, its verdict agreement and kappa with the labeller (this run's
+    split) and the Spearman of its points with STC-3 effectiveness; the overall Spearman (cross-validated)."""
+    items: dict[str, dict] = {}
+    verdicts = next((s for s in found if s.title.startswith("Item verdicts against")), None)
+    if verdicts is not None:
+        for item_id, n, agreement, kappa, _ in verdicts.rows:
+            items[item_id] = {"agreement": round(agreement, 3), "kappa": None if math.isnan(kappa) else round(kappa, 3),
+                              "n_labelled": n}
+    overall = None
+    if scoring:
+        for item_id, fig in scoring.get("items", {}).items():
+            items.setdefault(item_id, {}).update({"spearman_E": fig["spearman_E"], "n_rated": fig["n"]})
+        overall = {k: round(v, 3) for k, v in scoring["cv"]["after"].items()}
+    source = [verdicts.data] if verdicts is not None else []
+    if scoring:
+        source.append(f"NTCIR-14 STC-3 zh dev, {scoring['n']} dialogues, rubric {scoring['rubric']}")
+    return {"source": "; ".join(source), "readme_anchor": "how-far-to-trust-the-score", "overall": overall,
+            "items": items}
+
+
+FIGURES_HEADER = ("# Per-item agreement with people, shown on each scorecard. Written by bench/validity.py\n"
+                  "# --figures (README: How far to trust the score), from the same run as the README section:\n"
+                  "# agreement / kappa: the scorecard's verdict against the labeller on the real labelled\n"
+                  "# dialogues (datasets/real/, test split); spearman_E: the item's points against the mean\n"
+                  "# effectiveness E of 19 annotators on NTCIR-14 STC-3 (CC BY 4.0), n/a excluded.\n")
+README_BEGIN = "<!-- validity:begin (bench/validity.py --readme) -->"
+README_END = "<!-- validity:end -->"
+
+
+def replace_readme(readme: Path, markdown: str) -> None:
+    """Put ``markdown`` between the README's validity markers (once; E: a README without them is refused)."""
+    text = readme.read_text(encoding="utf-8")
+    if text.count(README_BEGIN) != 1 or text.count(README_END) != 1:
+        raise SystemExit(f"{readme}: needs exactly one {README_BEGIN} and one {README_END}")
+    head, rest = text.split(README_BEGIN)
+    _, tail = rest.split(README_END)
+    readme.write_text(f"{head}{README_BEGIN}\n{markdown.rstrip()}\n{README_END}{tail}", encoding="utf-8")
+
+
 def _cell(value) -> str:
     return f"{value:.2f}" if isinstance(value, float) else str(value)
 
@@ -152,8 +238,15 @@ def render_text(found: list[Section]) -> str:
 
 def render_markdown(found: list[Section]) -> str:
     out = ["## How far to trust the score", "",
-           "Regenerated by `bench/validity.py --markdown`; the labelled sets and their guide are in "
-           "`datasets/real/` and `datasets/README.md`.", ""]
+           ("Regenerated by `bench/scoring.py --json out/scoring.json` then `bench/validity.py --split test "
+           "--scoring out/scoring.json --readme README.md --figures qa/data/item_validity.yaml` (the scorecards' "
+           "per-item figures come from the same run). The labelled real sets and their guide are in "
+           "`datasets/real/` and `datasets/README.md`; every choice of rules, cues and thresholds was made on "
+           "their train split, and the figures below are on the test split. The default rubric was calibrated "
+           "on the STC-3 ratings (`callqa calibrate`; numbers only, CC BY 4.0, attribution in the file); "
+           "\"before\" is the course rubric with the course's weights (`rubrics/course.yaml`). Chat logs have no "
+           "real times, so they are scored with `timing: text`. Each scorecard links here and carries its "
+           "item's figures (`agreement` in the scorecard JSON)."), ""]
     for s in found:
         out += [f"### {s.title}", "", f"Data: {s.data}.", "", "| " + " | ".join(s.header) + " |",
                 "|" + "---|" * len(s.header)]
@@ -168,12 +261,27 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--split", choices=("test", "train"), default="test")
     parser.add_argument("--markdown", type=Path, help="also write the tables as markdown here")
+    parser.add_argument("--scoring", type=Path, help="bench/scoring.py --json output: adds the Spearman tables")
+    parser.add_argument("--readme", type=Path, help="rewrite this README's How far to trust the score section")
+    parser.add_argument("--figures", type=Path, help="write the scorecards' per-item figures here")
     args = parser.parse_args(argv)
+    scoring = json.loads(args.scoring.read_text(encoding="utf-8")) if args.scoring else None
     found = sections(args.split)
+    if scoring:
+        found = [spearman_section(scoring), *found, status_section(scoring)]
     print(render_text(found))
+    markdown = render_markdown(found)
     if args.markdown:
-        args.markdown.write_text(render_markdown(found), encoding="utf-8")
+        args.markdown.write_text(markdown, encoding="utf-8")
         print(f"\nwrote {args.markdown}")
+    if args.readme:
+        replace_readme(args.readme, markdown)
+        print(f"wrote the section in {args.readme}")
+    if args.figures:
+        data = item_figures(found, scoring)
+        args.figures.write_text(FIGURES_HEADER + yaml.safe_dump(data, allow_unicode=True, sort_keys=False),
+                                encoding="utf-8")
+        print(f"wrote {args.figures}")
     return 0
 
 
