@@ -115,6 +115,8 @@ class Outcome(Settings):
 class Cues(Settings):
     opening_utterances: Small
     courteous_opening_kinds: list[Text]
+    courteous_opening_chars: Small
+    not_courteous_opening: list[Text]
     closing_utterances: Small
     courtesy_drop_ratio: Ratio
     courtesy_min_cues: Small

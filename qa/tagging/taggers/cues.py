@@ -10,8 +10,9 @@ acknowledge or apologise before rules, procedures or solutions?
 - none of these when the agent never spoke after that turn (nothing to judge);
 - ``apology`` for each apology (对不起, "I'm sorry", "disculpe las molestias").
 P2 如同首次接触 — ``greeting`` / ``no_greeting`` (the agent's first
-``cues.opening_utterances`` utterances; without greeting words, a first reply holding a
-``cues.courteous_opening_kinds`` cue: 亲, 谢谢, 非常抱歉), ``closing`` / ``no_closing`` (the last
+``cues.opening_utterances`` utterances; without greeting words, a first reply that opens, within
+``cues.courteous_opening_chars`` characters, with a ``cues.courteous_opening_kinds`` cue: 亲, 谢谢,
+非常抱歉; a bare request marker, 请问, is not one), ``closing`` / ``no_closing`` (the last
 ``cues.closing_utterances``; a chat, ``timing: text``, is never ``no_closing``: it ends when the
 customer stops writing), ``impatience`` (我刚才说过了, "as I said"), and
 ``courtesy_drop`` when the agent's polite cues per minute of speech in the last
@@ -138,7 +139,8 @@ def _p2(ctx: TagContext, agent: list[int]) -> list[Finding]:
     opening = agent[: int(th["opening_utterances"])]
     hello = next(((i, m) for i in opening for m in ctx.kinds(i, "greeting", "agent_self_id")), None)
     if hello is None:  # no greeting words: a first reply that opens with courtesy (亲, 谢谢, 抱歉) is courteous too
-        first = ctx.kinds(agent[0], *th["courteous_opening_kinds"])
+        first = [m for m in ctx.kinds(agent[0], *th["courteous_opening_kinds"])
+                 if m.start_char < int(th["courteous_opening_chars"]) and m.text not in th["not_courteous_opening"]]
         hello = (agent[0], first[0]) if first else None
     if hello:
         findings.append(from_utterance("P2", "greeting", hello[1].text, us[hello[0]], _cue_detail(hello[1])))
