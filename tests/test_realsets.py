@@ -80,3 +80,33 @@ def test_question_types_on_the_real_test_split_meet_the_target():
     macro = {row[0]: row[-1] for row in section.rows if row[1] == "macro-F1"}
     assert set(macro) == {"zh", "es", "en"}
     assert all(value >= 0.80 for value in macro.values()), macro
+
+
+def test_a_problem_report_is_latent_and_a_fix_that_failed_is_pressing():
+    reply = ("agent", "您好,请您重启一下手机试试")
+    assert _stages([("customer", "手机无法开机了"), reply, ("customer", "是的")]) == {
+        "peak_stage": "S1", "final_stage": "S1"}
+    # a calm word (没了) inside a problem report is not an ending with thanks
+    assert _stages([("customer", "手机无法开机了"), reply, ("customer", "半小时电就没了,无法开机")])[
+        "final_stage"] == "S1"
+    assert _stages([("customer", "手机无法开机了"), reply, ("customer", "试过了,还是不行")])["final_stage"] == "S2"
+    assert _stages([("customer", "请问你们几点营业"), ("agent", "您好,九点"), ("customer", "好的")]) == {
+        "peak_stage": "S0", "final_stage": "S0"}
+
+
+def _p2(agent_first: str, timing: str = "text") -> dict:
+    from qa.tagging.runner import tag
+
+    texts = [("customer", "我的订单还没到"), ("agent", agent_first), ("customer", "好的")]
+    utterances = [Utterance(role=r, start=2.0 * i, end=2.0 * i + 1.5, text=t, speaker=r) for i, (r, t) in
+                  enumerate(texts)]
+    found = tag(Transcript(call_id="t", language="zh", duration=6.0, utterances=utterances, timing=timing))
+    return {f.kind: f.value for f in found if f.id == "P2" and f.kind in ("greeting", "no_greeting", "no_closing")}
+
+
+def test_p2_a_courteous_first_reply_opens_the_call_and_a_chat_has_no_goodbye_to_miss():
+    assert _p2("亲,已经帮您催促快递了") == {"greeting": "亲"}
+    assert _p2("非常抱歉,已经帮您催促快递了") == {"greeting": "非常抱歉"}
+    assert _p2("请问您的订单号是多少") == {"no_greeting": None}  # a bare request marker
+    assert _p2("已经帮您催促快递了,谢谢") == {"no_greeting": None}  # thanks at the end opens nothing
+    assert _p2("您好,已经帮您催促快递了", timing="audio") == {"greeting": "您好", "no_closing": None}

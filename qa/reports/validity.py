@@ -1,8 +1,10 @@
 """How far to trust the score: the measured agreement figures each scorecard carries.
 
-``qa/data/item_validity.yaml`` is written by ``bench/scoring.py --figures`` (per
-item: Spearman of its points with people's ratings on real dialogues, and n);
-the README's "How far to trust the score" section explains them.
+``qa/data/item_validity.yaml`` is written by ``bench/validity.py --figures`` in the
+same run that writes the README's "How far to trust the score" section (per item:
+its verdict agreement and Cohen's kappa with a labeller on the real labelled test
+split, and the Spearman of its points with people's ratings on real dialogues, with
+each figure's n).
 """
 
 from __future__ import annotations
