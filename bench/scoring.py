@@ -152,13 +152,13 @@ def validity_rows(results: dict) -> list[dict]:
         block = results.get(key)
         if not block:
             continue
-        if key == "cv":
-            how += " (folds " + ", ".join(f"{v:.3f}" for v in block["folds_E_after"]) + ")"
         for target in ("E", "S", "A"):
             before = block.get("before", {}).get(target)
+            folds = (" (folds " + ", ".join(f"{v:.3f}" for v in block["folds_E_after"]) + ")"
+                     if key == "cv" and target == "E" else "")
             rows.append({"figure": f"Spearman(score, {target})", "after": round(block["after"][target], 3),
                          "before": None if before is None else round(before, 3), "data": data,
-                         "n": block["n"], "how": how})
+                         "n": block["n"], "how": how + folds})
     return rows
 
 

@@ -11,8 +11,15 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.validity import (README_BEGIN, README_END, Section, item_figures, render_markdown,  # noqa: E402
-                            replace_readme, spearman_section)
+from bench.validity import (
+    README_BEGIN,
+    README_END,
+    Section,
+    item_figures,
+    render_markdown,
+    replace_readme,
+    spearman_section,
+)
 
 SCORING = {
     "rubric": "v3-abc", "course_rubric": "v1-def", "n": 1200,
