@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -53,7 +54,8 @@ def test_nightly_then_coaching_then_rescore_from_the_command_line(prefect_api, t
     assert (tmp_path / "coaching" / "coaching.html").is_file()
 
     edited = tmp_path / "lenient.yaml"
-    edited.write_text(RUBRIC.read_text(encoding="utf-8").replace("version: 1", "version: 2", 1), encoding="utf-8")
+    edited.write_text(re.sub(r"(?m)^version: (\d+)$", lambda m: f"version: {int(m.group(1)) + 1}",
+                             RUBRIC.read_text(encoding="utf-8"), count=1), encoding="utf-8")
     rescored = runner.invoke(app, ["rescore", "--rubric", str(edited), "--store", store])
     assert rescored.exit_code == 0 and "re-scored 6 call(s)" in rescored.output
     versions = Store.open(store).score_versions("c0")
