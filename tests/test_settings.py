@@ -45,6 +45,8 @@ def test_every_module_imports_and_error_codes_are_unique():
     assert [code for code, n in codes.items() if n > 1] == []
     # every error class lives in qa/errors.py (re-exports elsewhere are the same class)
     assert {cls.__module__ for cls in classes} == {"qa.errors"}
+    # and names its own code: a subclass that inherits one would share it with its parent
+    assert [cls.__name__ for cls in classes if "code" not in vars(cls)] == []
 
 
 def test_a_valid_file_loads_into_the_typed_model(tmp_path):

@@ -44,7 +44,7 @@ from sklearn.metrics import cohen_kappa_score
 from sklearn.model_selection import KFold
 
 from qa import __version__
-from qa.errors import CallqaError
+from qa.errors import CalibrationError, TooFewLabels
 from qa.scoring.rubric import STATUSES, Item, Rubric, parse_rubric
 from qa.scoring.score import score_item
 from qa.scoring.timing import judged_findings, real_timing, untimed_items
@@ -62,18 +62,6 @@ WEIGHT_CAP = 4.0
 MIN_GAIN = 0.005
 NA_CHOICES = (None, "pass", "partial", "fail")
 POINTS = {"pass": 1.0, "fail": 0.0, "n/a": 0.0}
-
-
-class CalibrationError(CallqaError):
-    """The labels cannot be read, or cannot support a calibration."""
-
-    code = "E460"
-
-
-class TooFewLabels(CalibrationError):
-    """Fewer labels than a cross-validated calibration needs."""
-
-    code = "E461"
 
 
 # ---------------------------------------------------------------- labels
