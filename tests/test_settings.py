@@ -222,3 +222,38 @@ def test_other_settings_files_name_file_and_line(tmp_path, loader, text, needle)
     assert needle in str(err.value) and str(path) in str(err.value)
 
 
+
+
+@pytest.mark.parametrize("old,new,key,needle", [
+    ("- {name: cn_mobile, pattern: '(?:86)?1[3-9]\\d{9}'}", "- {name: cn_mobile, pattern: '1[3-9'}",
+     "phone_plans.cn.0", "cn_mobile: broken regular expression"),
+    ("phone_plans: [cn, intl]", "phone_plans: [cn, mars]", "languages.zh.phone_plans", "unknown plan 'mars'"),
+    ("fill: tone ", "fill: noise ", "audio.fill", "Input should be 'tone' or 'silence'"),
+    ("card_lengths: [13, 19]", "card_lengths: [19, 13]", "card_lengths", "low <= high"),
+    ("mask_plain: \"[{label}]\"", "mask_plain: \"***\"", "mask_plain", "must contain {label}"),
+])
+def test_redact_yaml_errors_name_file_line_and_key(tmp_path, old, new, key, needle):
+    from qa.errors import RedactConfigError
+    from qa.privacy.settings import AudioSection
+    from qa.privacy.settings import load_redact_settings
+
+    text = shipped("redact.yaml").read_text(encoding="utf-8")
+    assert old in text  # else the case would test nothing
+    line = text[: text.index(old)].count("\n") + 1
+    path = _write(tmp_path, text.replace(old, new, 1), "redact.yaml")
+    with pytest.raises(RedactConfigError) as err:
+        load_redact_settings(path)
+    assert f"{path}:{line}: {key}: " in str(err.value) and needle in str(err.value)
+    if key.startswith("audio."):  # the audio masker reads only its section, with the same message
+        with pytest.raises(RedactConfigError, match=f"redact.yaml:{line}: audio.fill"):
+            load_settings(path, AudioSection, error=RedactConfigError)
+
+
+def test_an_address_pattern_naming_no_word_list_says_file_and_line(tmp_path):
+    from qa.errors import RedactConfigError
+    from qa.privacy.address import address_patterns
+
+    path = _write(tmp_path, "addresses:\n  en:\n    words: {street: [road]}\n    patterns:\n      - '{nmber} {street}'\n",
+                  "redact.yaml")
+    with pytest.raises(RedactConfigError, match=r"redact\.yaml:5: addresses\.en\.patterns\.0: no word list named 'nmber'"):
+        address_patterns(path)
