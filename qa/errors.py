@@ -282,6 +282,24 @@ class MetadataLimitError(MetadataError):
     code = "E311"
 
 
+class LoginRequired(AuthError):
+    """No live session: pages redirect to /login, the API answers 401."""
+
+    code = "E808"
+
+
+class CalibrationError(CallqaError):
+    """The labels cannot be read, or cannot support a calibration."""
+
+    code = "E460"
+
+
+class TooFewLabels(CalibrationError):
+    """Fewer labels than a cross-validated calibration needs."""
+
+    code = "E461"
+
+
 def all_error_classes() -> list[type[CallqaError]]:
     """Every error class of callqa (for the test that codes are unique)."""
     seen: list[type[CallqaError]] = []

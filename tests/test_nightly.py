@@ -187,6 +187,7 @@ def test_two_files_claiming_one_call_id_are_not_merged(store, archive_dir) -> No
     assert "2024-05-01/0001.txt" in entry.reason and "2024-05-02/0001.txt" in entry.reason
 
 
+@pytest.mark.slow  # reaches the model loader (with a directory that is not a model)
 def test_missing_speech_model_fails_the_call_without_quarantining_it(store, archive_dir, tmp_path) -> None:
     archive_dir.mkdir()
     backdate(Path(shutil.copy(DATA / "en" / "jfk.flac", archive_dir / "jfk.flac")))

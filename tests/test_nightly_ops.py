@@ -23,6 +23,7 @@ from flows.cli import app
 from qa.common import outputs
 from qa.errors import OutputError, StoreUrlError
 from qa.pipeline import nightly
+from qa.scoring.rubric import DEFAULT_RUBRIC
 from qa.store.database import Store
 from qa.types import UtteranceAcoustics
 from tests.test_nightly import add_corrupt, backdate, make_calls, run_night, timed_text
@@ -244,9 +245,10 @@ def test_a_second_file_with_a_stored_call_id_is_refused_and_the_first_keeps_its_
 
 def test_a_custom_rubric_shows_its_own_titles_on_the_page(tmp_path) -> None:
     rubric = tmp_path / "custom.yaml"
-    rubric.write_text((REPO / "rubrics" / "default.yaml").read_text(encoding="utf-8").replace(
-        '"Feelings first, then the matter"', '"Custom title for the feelings item"').replace(
-        "version: 1", "version: 9", 1), encoding="utf-8")
+    text = DEFAULT_RUBRIC.read_text(encoding="utf-8")
+    assert "en: Feelings first, then the matter\n" in text  # else the edit below would change nothing
+    rubric.write_text(text.replace("en: Feelings first, then the matter\n", "en: Custom title for the feelings item\n"),
+                      encoding="utf-8")
     call = _write(tmp_path / "c.txt", timed_text("c", "en", 1))
     out = tmp_path / "out"
     result = runner.invoke(app, ["review", str(call), "--out", str(out), "--no-store", "--rubric", str(rubric)])
@@ -279,6 +281,23 @@ def test_a_reviewed_recording_keeps_its_acoustics(tmp_path) -> None:
         stored = s.load_acoustics("jfk")
         assert stored and len(stored) == len(s.load_transcript("jfk").utterances)
         assert any(a["loudness_db"] is not None for a in stored)
+
+
+@pytest.mark.slow
+def test_two_recordings_with_one_call_id_in_one_review_keep_the_first(tmp_path) -> None:
+    """The bug as filed: `callqa review a/0042.wav b/0042.wav` replaced the first call with the second."""
+    first, second = tmp_path / "a" / "0042.wav", tmp_path / "b" / "0042.wav"
+    for source, target in ((DATA / "en" / "leopard_test_en.wav", first), (DATA / "es" / "test_es_norm.wav", second)):
+        target.parent.mkdir()
+        shutil.copy(source, target)
+    store, out = f"sqlite:///{tmp_path / 'callqa.db'}", tmp_path / "out"
+    result = runner.invoke(app, ["review", str(first), str(second), "--out", str(out), "--store", store])
+    assert result.exit_code == 1
+    assert "E504" in result.output and "a/0042.wav" in result.output and "b/0042.wav" in result.output
+    with Store.open(store) as s:
+        assert s.call_path("0042") == str(first) and s.row_counts()["calls"] == 1
+        assert s.load_transcript("0042").language == "en"  # the first call's words, not the Spanish second
+    assert json.loads((out / "0042.scorecard.json").read_text(encoding="utf-8"))["language"] == "en"
 
 
 # ---------------------------------------------------------------- outputs as one set; disk full

@@ -299,7 +299,7 @@ def test_empty_call_still_renders_a_page() -> None:
 def test_missing_settings_key_names_the_file(tmp_path: Path) -> None:
     bad = tmp_path / "page.yaml"
     bad.write_text("groups: []\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"page.yaml: missing keys stages"):
+    with pytest.raises(ConfigError, match=r"page\.yaml:1: stages: required key is missing"):
         load_page_settings(bad)
 
 

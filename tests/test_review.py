@@ -11,6 +11,8 @@ from typer.testing import CliRunner
 from qa.cli import app
 
 SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "complaint_zh" / "call.flac"
+#: Every test here reads the review of the sample recording (the speech model, ~3 min of audio).
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")

@@ -30,7 +30,7 @@ def test_rubric_version_changes_with_its_content():
 
 
 @pytest.mark.parametrize("name,message", [
-    ("unknown_id.yaml", r"item P9 \(line 5\).*unknown course ID 'P9'"),
+    ("unknown_id.yaml", r"unknown_id\.yaml:5: item P9: id: .*unknown course ID 'P9'"),
     ("bad_matcher.yaml", r"item P1.*colour.*Extra inputs"),
     ("negative_weight.yaml", r"item P1.*weight.*greater than 0"),
     ("missing_tip_language.yaml", r"item P1.*otherwise.*tip\.es"),

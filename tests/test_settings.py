@@ -45,6 +45,8 @@ def test_every_module_imports_and_error_codes_are_unique():
     assert [code for code, n in codes.items() if n > 1] == []
     # every error class lives in qa/errors.py (re-exports elsewhere are the same class)
     assert {cls.__module__ for cls in classes} == {"qa.errors"}
+    # and names its own code: a subclass that inherits one would share it with its parent
+    assert [cls.__name__ for cls in classes if "code" not in vars(cls)] == []
 
 
 def test_a_valid_file_loads_into_the_typed_model(tmp_path):
@@ -167,20 +169,91 @@ def test_every_shipped_settings_file_loads_through_its_loader():
     assert DiarizeOptions.load().n_mels > 0 and len(embedded_spec().sha256) == 64
     assert 0 <= role_settings().min_confidence <= 1 and question_settings()["classifier"]["C"] > 0
     assert load_thresholds().repetition.max_earlier >= 1000 and matching_settings("zh").negation_window >= 0
+    from qa.reports.scorecard_html import load_page_settings
+    from qa.reports.validity import load_validity
+    from qa.scoring.rubric import load_rubric
+    from qa.scoring.timing import load_timing
+    from qa.speech.asr import load_asr_settings
+    from qa.web.settings import load_settings as web_settings
+
+    assert load_asr_settings().languages == ("zh", "es", "en") and "K1" in load_timing().items
+    assert load_page_settings()["score_bands"]["good"] > 0 and web_settings().per_page >= 1
+    assert load_validity().items and len(load_rubric().items) >= 20
 
 
-@pytest.mark.parametrize("loader,text,needle", [
+#: (loader, file name, a broken file, what the error must say: file, line and key)
+_BROKEN = [
     ("archive", "audio_extensions: [wav]\ntranscript_extensions: wav\n", "archive.yaml:2: transcript_extensions"),
     ("nightly", "concurrency: 0\nmodel_threads: 0\nretry_delays: []\nslowest_calls: 1\nweakest_items: 1\n",
      "nightly.yaml:1: concurrency"),
-    ("diarize", "vad:\n  threshold: .nan\n", "diarize.yaml:2: vad.threshold must be a finite number"),
-])
-def test_other_settings_files_name_file_and_line(tmp_path, loader, text, needle):
+    ("diarize", "vad:\n  threshold: .nan\n", "diarize.yaml:2: vad.threshold: Input should be a finite number"),
+    ("asr", None, "asr.yaml:4: beam_size: Input should be a valid integer"),
+    ("timing", "items:\n  K1: why\n  K9: why\nkinds: []\n", "timing.yaml:3: items.K9: Value error, unknown course ID 'K9'"),
+    ("page", None, "page.yaml:1: stages: required key is missing"),
+    ("web", "session_hours: 12\nlogin: {max_failures: 0, window_minutes: 15}\n", "web.yaml:2: login.max_failures"),
+    ("validity", "items:\n  P1: {n: yes}\n", "validity.yaml:2: items.P1.n"),
+]
+
+
+def _loader(name: str):
     from qa.pipeline.archive import load_settings as archive_settings
     from qa.pipeline.nightly import load_settings as nightly_settings
+    from qa.reports.scorecard_html import load_page_settings
+    from qa.reports.validity import load_validity
+    from qa.scoring.timing import load_timing
+    from qa.speech.asr import load_asr_settings
     from qa.speech.diarize import DiarizeOptions
+    from qa.web.settings import load_settings as web_settings
 
+    return {"archive": archive_settings, "nightly": nightly_settings, "diarize": DiarizeOptions.load,
+            "asr": load_asr_settings, "timing": load_timing, "page": load_page_settings, "web": web_settings,
+            "validity": load_validity}[name]
+
+
+@pytest.mark.parametrize("loader,text,needle", _BROKEN, ids=[b[0] for b in _BROKEN])
+def test_other_settings_files_name_file_and_line(tmp_path, loader, text, needle):
+    if loader == "asr":  # the shipped file with one value made wrong
+        text = shipped("asr.yaml").read_text(encoding="utf-8").replace("beam_size: 1\n", "beam_size: '1'\n")
+    if loader == "page":
+        text = "groups: []\n"
     path = _write(tmp_path, text, f"{loader}.yaml")
-    load = {"archive": archive_settings, "nightly": nightly_settings, "diarize": DiarizeOptions.load}[loader]
-    with pytest.raises(ConfigError, match=needle.replace(".", r"\.")):
-        load(path)
+    with pytest.raises(ConfigError) as err:
+        _loader(loader)(path)
+    assert needle in str(err.value) and str(path) in str(err.value)
+
+
+
+
+@pytest.mark.parametrize("old,new,key,needle", [
+    ("- {name: cn_mobile, pattern: '(?:86)?1[3-9]\\d{9}'}", "- {name: cn_mobile, pattern: '1[3-9'}",
+     "phone_plans.cn.0", "cn_mobile: broken regular expression"),
+    ("phone_plans: [cn, intl]", "phone_plans: [cn, mars]", "languages.zh.phone_plans", "unknown plan 'mars'"),
+    ("fill: tone ", "fill: noise ", "audio.fill", "Input should be 'tone' or 'silence'"),
+    ("card_lengths: [13, 19]", "card_lengths: [19, 13]", "card_lengths", "low <= high"),
+    ("mask_plain: \"[{label}]\"", "mask_plain: \"***\"", "mask_plain", "must contain {label}"),
+])
+def test_redact_yaml_errors_name_file_line_and_key(tmp_path, old, new, key, needle):
+    from qa.errors import RedactConfigError
+    from qa.privacy.settings import AudioSection
+    from qa.privacy.settings import load_redact_settings
+
+    text = shipped("redact.yaml").read_text(encoding="utf-8")
+    assert old in text  # else the case would test nothing
+    line = text[: text.index(old)].count("\n") + 1
+    path = _write(tmp_path, text.replace(old, new, 1), "redact.yaml")
+    with pytest.raises(RedactConfigError) as err:
+        load_redact_settings(path)
+    assert f"{path}:{line}: {key}: " in str(err.value) and needle in str(err.value)
+    if key.startswith("audio."):  # the audio masker reads only its section, with the same message
+        with pytest.raises(RedactConfigError, match=f"redact.yaml:{line}: audio.fill"):
+            load_settings(path, AudioSection, error=RedactConfigError)
+
+
+def test_an_address_pattern_naming_no_word_list_says_file_and_line(tmp_path):
+    from qa.errors import RedactConfigError
+    from qa.privacy.address import address_patterns
+
+    path = _write(tmp_path, "addresses:\n  en:\n    words: {street: [road]}\n    patterns:\n      - '{nmber} {street}'\n",
+                  "redact.yaml")
+    with pytest.raises(RedactConfigError, match=r"redact\.yaml:5: addresses\.en\.patterns\.0: no word list named 'nmber'"):
+        address_patterns(path)

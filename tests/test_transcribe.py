@@ -68,6 +68,7 @@ def test_channel_map_in_a_sidecar_swaps_roles(data_dir, tmp_path, transcribe_fil
     assert "wizard" in " ".join(u.text for u in t.by_role("customer")).lower()
 
 
+@pytest.mark.slow
 def test_call_filed_under_the_wrong_language_is_transcribed_in_the_language_heard(data_dir, tmp_path):
     audio = tmp_path / "filed-as-mandarin.flac"
     shutil.copy(data_dir / "en/jfk.flac", audio)
@@ -83,6 +84,7 @@ def test_call_filed_under_the_wrong_language_is_transcribed_in_the_language_hear
     assert any("heard as en" in note for note in t.roles.notes)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("label", [None, "zh"])
 def test_a_german_call_is_refused_with_the_language_heard(data_dir, tmp_path, label):
     from qa.errors import UnsupportedLanguageError
@@ -97,6 +99,7 @@ def test_a_german_call_is_refused_with_the_language_heard(data_dir, tmp_path, la
     assert ("its metadata says zh" in str(refused.value)) == (label == "zh")
 
 
+@pytest.mark.slow
 def test_language_forced_on_the_command_line_is_never_second_guessed(data_dir, tmp_path):
     from qa.speech.transcribe import TranscribeOptions, transcribe
     from qa.types import CallMeta
@@ -168,6 +171,7 @@ def test_single_voice_mono_call_is_flagged_not_guessed(data_dir, transcribe_file
     assert any("could not be separated" in n for n in t.roles.notes)
 
 
+@pytest.mark.slow
 def test_stereo_file_with_identical_channels_is_treated_as_mono(data_dir, tmp_path):
     from qa.speech.audio import load_audio
     from qa.speech.transcribe import transcribe
@@ -180,6 +184,7 @@ def test_stereo_file_with_identical_channels_is_treated_as_mono(data_dir, tmp_pa
     assert len({u.text for u in t.utterances}) == len(t.utterances)  # not transcribed twice
 
 
+@pytest.mark.slow
 def test_cli_writes_each_good_file_and_names_each_failure(data_dir, tmp_path):
     (tmp_path / "broken.wav").write_text("not audio")
     out = tmp_path / "out"
@@ -238,6 +243,7 @@ def test_sample_call_keeps_the_hold_as_a_gap_and_the_overlap(transcribe_file):
     assert any(99 <= b.start <= 102 for _, b in overlapping), "the agent starting over the customer is kept"
 
 
+@pytest.mark.slow
 def test_sample_call_mixed_to_mono_is_split_into_agent_and_customer(tmp_path):
     """A three-minute mono call is decoded in several pieces at once; the voices and roles must still come out right."""
     from qa.intake.transcript_io import read_transcript
@@ -289,6 +295,7 @@ def test_speech_longer_than_a_window_is_a_piece_of_its_own():
     assert pack_spans([], 28) == []
 
 
+@pytest.mark.slow
 def test_piece_times_map_back_to_the_recording(data_dir):
     """Speech cut out of a channel and joined is decoded with times on the channel's own clock."""
     from qa.speech.asr import default_settings, speech_spans, transcribe_signal

@@ -309,6 +309,15 @@ def validate(model: type[M], data: Any, docs: list[Document], error: type[Config
         raise error(f"{docs[-1].where if docs else '<settings>'}: nested too deeply") from exc
 
 
+def load_document(source: Path | Traversable, model: type[M], *, error: type[ConfigError] = ConfigError,
+                  max_bytes: int = MAX_BYTES) -> tuple[M, Document]:
+    """``load_settings`` for a file whose values are checked further after the model (regexes that
+    refer to each other, names defined elsewhere in the file): the parsed document comes back too,
+    so those checks can name the line (``line_of(doc.root, key_path)``)."""
+    doc = read_yaml(source, error, max_bytes=max_bytes)
+    return validate(model, doc.data, [doc], error), doc
+
+
 def load_settings(source: Path | Traversable, model: type[M], *, error: type[ConfigError] = ConfigError,
                   override: Path | Mapping[str, Any] | None = None, max_bytes: int = MAX_BYTES) -> M:
     """Read ``source`` (a path or an ``importlib.resources`` file) and validate it with ``model``.

@@ -27,10 +27,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from qa.common.settings import shipped
 from qa.errors import RealSetError
 
+#: Only for finding ../shared/data beside a checkout (research data that never ships).
 REPO_ROOT = Path(__file__).resolve().parents[2]
-REAL_DIR = REPO_ROOT / "datasets" / "real"
+#: The labelled sets ship as package data (qa/data/datasets links to datasets/): found so in a wheel too.
+REAL_DIR = Path(str(shipped("datasets", "real")))
 SHARED_ENV = "CALLQA_SHARED_DATA"
 #: Share of dialogues in the test split (by a hash of source and dialogue id).
 TEST_SHARE = 0.3

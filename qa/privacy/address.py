@@ -16,12 +16,10 @@ import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import yaml
-
-from qa.common.paths import DATA_FILES
+from qa.common.settings import line_of, load_document, shipped
 from qa.errors import RedactConfigError
+from qa.privacy.settings import AddressSection
 
 
 def _alt(words: list[str]) -> str:
@@ -30,14 +28,16 @@ def _alt(words: list[str]) -> str:
 
 
 def _fill(template: str, parts: dict[str, str], where: str) -> re.Pattern[str]:
-    """``template`` with each ``{name}`` replaced by the word list ``name`` as a group, compiled."""
+    """``template`` with each ``{name}`` replaced by the word list ``name`` as a group, compiled.
+
+    ``where`` is the file, line and key of the pattern, for the error."""
     try:
         pattern = re.sub(r"\{([A-Za-z_]\w*)\}", lambda m: f"(?:{parts[m.group(1)]})", template)
         return re.compile(pattern)
     except KeyError as exc:
-        raise RedactConfigError(f"redact.yaml addresses.{where}: no word list named {exc} for the pattern") from None
+        raise RedactConfigError(f"{where}: no word list named {exc} for the pattern") from None
     except re.error as exc:
-        raise RedactConfigError(f"redact.yaml addresses.{where}: not a valid pattern ({exc})") from None
+        raise RedactConfigError(f"{where}: not a valid pattern ({exc})") from None
 
 
 @dataclass(frozen=True)
@@ -52,25 +52,16 @@ class AddressRules:
 @functools.lru_cache(maxsize=4)
 def address_patterns(path: Path | None = None) -> dict[str, AddressRules]:
     """Per language, the compiled address rules from ``redact.yaml``'s ``addresses:`` section."""
-    path = Path(path) if path is not None else DATA_FILES / "redact.yaml"
-    try:
-        raw: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise RedactConfigError(f"cannot read {path}: {exc}") from exc
-    section = (raw or {}).get("addresses") if isinstance(raw, dict) else None
-    if section is None:
-        return {}
-    if not isinstance(section, dict):
-        raise RedactConfigError(f"{path}: 'addresses' must be a mapping of language -> words and patterns")
+    source = Path(path) if path is not None else shipped("redact.yaml")
+    raw, doc = load_document(source, AddressSection, error=RedactConfigError)  # typed; errors say file:line
     out: dict[str, AddressRules] = {}
-    for lang, rules in section.items():
-        if not isinstance(rules, dict) or not isinstance(rules.get("patterns"), list):
-            raise RedactConfigError(f"{path}: addresses.{lang} needs 'words' (lists) and 'patterns' (a list)")
-        words = rules.get("words") or {}
-        parts = {name: _alt(list(ws)) if isinstance(ws, list) else str(ws) for name, ws in words.items()}
-        patterns = tuple(_fill(str(p), parts, f"{lang}.patterns[{i}]") for i, p in enumerate(rules["patterns"]))
-        out[str(lang)] = AddressRules(patterns, frozenset(str(t) for t in rules.get("trim_leading_pos") or ()),
-                                      frozenset(str(t) for t in rules.get("trim_leading_words") or ()))
+    for lang, rules in raw.addresses.items():
+        parts = {name: _alt(ws) if isinstance(ws, list) else ws for name, ws in rules.words.items()}
+        patterns = []
+        for i, p in enumerate(rules.patterns):
+            line = line_of(doc.root, ("addresses", lang, "patterns", i))
+            patterns.append(_fill(p, parts, f"{source}{f':{line}' if line else ''}: addresses.{lang}.patterns.{i}"))
+        out[lang] = AddressRules(tuple(patterns), frozenset(rules.trim_leading_pos), frozenset(rules.trim_leading_words))
     return out
 
 

@@ -11,38 +11,22 @@ from __future__ import annotations
 
 import functools
 import wave
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import yaml
 
-from qa.common.paths import DATA_FILES
+from qa.common.settings import load_settings, shipped
 from qa.errors import RedactConfigError
 from qa.privacy.redact import default_settings as redact_settings
+from qa.privacy.settings import AudioMaskSettings, AudioSection
 from qa.speech.audio import SAMPLE_RATE, load_audio
 from qa.types import Recording, Transcript
 
 
-@dataclass(frozen=True)
-class AudioMaskSettings:
-    pad_seconds: float = 0.3
-    fill: str = "tone"  # tone | silence
-    tone_hz: float = 1000.0
-    tone_level: float = 0.1
-
-
 @functools.lru_cache(maxsize=1)
 def audio_mask_settings() -> AudioMaskSettings:
-    raw = (yaml.safe_load((DATA_FILES / "redact.yaml").read_text(encoding="utf-8")) or {}).get("audio") or {}
-    try:
-        s = AudioMaskSettings(**raw)
-    except TypeError as exc:
-        raise RedactConfigError(f"qa/data/redact.yaml audio: {exc}") from exc
-    if s.fill not in ("tone", "silence") or s.pad_seconds < 0 or not 0 <= s.tone_level <= 1:
-        raise RedactConfigError(f"qa/data/redact.yaml audio: fill must be tone or silence, pad_seconds >= 0 and "
-                                f"tone_level in [0, 1] (got {s})")
-    return s
+    """``audio:`` of the shipped redact.yaml (typed by ``AudioMaskSettings``; errors name file and line)."""
+    return load_settings(shipped("redact.yaml"), AudioSection, error=RedactConfigError).audio
 
 
 def masked_times(transcript: Transcript, pad: float) -> list[tuple[float, float]]:

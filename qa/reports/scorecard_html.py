@@ -16,13 +16,15 @@ import hashlib
 import shlex
 from dataclasses import dataclass, field
 from datetime import datetime
+from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import jinja2
 from markupsafe import Markup
+from pydantic import Field
 
-from qa.common.settings import read_yaml
+from qa.common.settings import Count, Number, Seconds, Settings, Share, Text, load_settings
 from qa.errors import ConfigError
 from qa.reports.text import FindingIndex, UtteranceIndex, clean_text, clock, role_label, segments, shorten
 from qa.reports.validity import trust
@@ -31,26 +33,74 @@ from qa.types import COURSE_IDS, Finding, Scorecard, Transcript, UtteranceAcoust
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 TEMPLATE = "scorecard.html.j2"
 SCRIPT = "scorecard.js"
-SETTINGS = TEMPLATE_DIR / "scorecard_page.yaml"
+#: Found through importlib.resources (package data), so an installed wheel finds it too.
+SETTINGS = files("qa.reports") / "templates" / "scorecard_page.yaml"
 STATUSES = ("pass", "partial", "fail", "n/a")
+
+
+class _Group(Settings):
+    title: Text
+    title_zh: Text = ""
+    ids: list[Text] = Field(min_length=1)
+
+
+class _Names(Settings):
+    zh: Text
+    en: Text
+
+
+class _Advice(Settings):
+    contains: Text = Field(min_length=1)
+    advice: Text
+
+
+class _Audio(Settings):
+    embed_raw_max_bytes: Count = Field(ge=0, le=2**31)
+    raw_types: dict[Text, Text]
+    opus_sample_rate: Literal[8000, 12000, 16000, 24000, 48000]  # the rates Opus encodes
+    opus_bitrate_per_channel: Count = Field(ge=6000, le=510_000)
+    embed_max_seconds: Seconds
+
+
+class _Plot(Settings):
+    width_in: Number = Field(gt=0, le=100)
+    panel_height_in: Number = Field(gt=0, le=100)
+    dpi: Count = Field(ge=10, le=1200)
+    colours: dict[Text, Text]
+
+
+class _Bands(Settings):
+    good: Number = Field(ge=0, le=100)
+    fair: Number = Field(ge=0, le=100)
+
+
+class PageSettings(Settings):
+    """``qa/reports/templates/scorecard_page.yaml``: the page's words and limits, every key typed."""
+
+    groups: list[_Group]
+    stages: dict[Text, _Names]
+    classes: dict[Text, _Names]
+    unmarked_kinds: list[Text]
+    warning_advice: list[_Advice]
+    quote_chars: Count = Field(ge=10, le=100_000)
+    long_utterance_chars: Count = Field(ge=1, le=1_000_000)
+    low_confidence: Share
+    evidence_per_item: Count = Field(ge=1, le=1000)
+    audio: _Audio
+    plot: _Plot
+    score_bands: _Bands
+    languages: dict[Text, Text]
 
 
 @functools.lru_cache(maxsize=4)
 def _load_settings(path: str, mtime_ns: int) -> dict[str, Any]:
-    data = read_yaml(Path(path), ConfigError).data  # bounded, UTF-8, depth-checked; errors name file and line
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: the scorecard page settings must be a mapping; compare with the file in the repository")
-    missing = [k for k in ("groups", "stages", "classes", "unmarked_kinds", "warning_advice", "audio", "plot",
-                           "score_bands", "languages", "quote_chars", "evidence_per_item",
-                           "long_utterance_chars", "low_confidence") if k not in data]
-    if missing:
-        raise ConfigError(f"{path}: missing keys {', '.join(missing)}; compare with the file in the repository")
-    return data
+    # bounded, UTF-8, depth-checked, typed; errors name the file and line. Plain data for the templates.
+    return load_settings(Path(path), PageSettings, error=ConfigError).model_dump()
 
 
 def load_page_settings(path: Path | None = None) -> dict[str, Any]:
     """The page's words and limits (qa/reports/templates/scorecard_page.yaml unless ``path`` is given)."""
-    p = Path(path or SETTINGS)
+    p = Path(path) if path is not None else Path(str(SETTINGS))
     if not p.is_file():
         raise ConfigError(f"{p}: no such settings file for the scorecard page")
     return _load_settings(str(p), p.stat().st_mtime_ns)

@@ -12,18 +12,31 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-import yaml
-
-from qa.common.paths import DATA_FILES
+from qa.common.settings import Count, Number, Settings, Text, load_settings, shipped
 
 README_SECTION = "README.md#how-far-to-trust-the-score"
 
 
+class ValidityFile(Settings):
+    """``qa/data/item_validity.yaml``: per item, agreement figures (Spearman ..., n); overall figures."""
+
+    source: Text | None = None
+    readme_anchor: Text | None = None
+    overall: dict[Text, Number | None] = {}
+    items: dict[Text, dict[Text, Number | Count | None]] = {}
+
+
+def load_validity(path=None) -> ValidityFile:
+    """Read an item_validity.yaml (the shipped one by default); errors name the file and line."""
+    return load_settings(path if path is not None else shipped("item_validity.yaml"), ValidityFile)
+
+
 @functools.lru_cache(maxsize=1)
 def figures() -> dict[str, Any]:
-    path = DATA_FILES / "item_validity.yaml"
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None
-    return data if isinstance(data, dict) else {}
+    """The shipped figures as plain data; empty until ``bench/scoring.py --figures`` has written the file."""
+    if not shipped("item_validity.yaml").is_file():
+        return {}
+    return load_validity().model_dump()
 
 
 def trust() -> dict[str, Any]:

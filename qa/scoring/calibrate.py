@@ -44,7 +44,8 @@ from sklearn.metrics import cohen_kappa_score
 from sklearn.model_selection import KFold
 
 from qa import __version__
-from qa.errors import CallqaError
+from qa.common.settings import parse_yaml
+from qa.errors import CalibrationError, RubricError, TooFewLabels
 from qa.scoring.rubric import STATUSES, Item, Rubric, parse_rubric
 from qa.scoring.score import score_item
 from qa.scoring.timing import judged_findings, real_timing, untimed_items
@@ -62,18 +63,6 @@ WEIGHT_CAP = 4.0
 MIN_GAIN = 0.005
 NA_CHOICES = (None, "pass", "partial", "fail")
 POINTS = {"pass": 1.0, "fail": 0.0, "n/a": 0.0}
-
-
-class CalibrationError(CallqaError):
-    """The labels cannot be read, or cannot support a calibration."""
-
-    code = "E460"
-
-
-class TooFewLabels(CalibrationError):
-    """Fewer labels than a cross-validated calibration needs."""
-
-    code = "E461"
 
 
 # ---------------------------------------------------------------- labels
@@ -500,8 +489,8 @@ class Calibration:
 def calibrate(base_text: str, cases: list[Case], data: str, base_source: str = "<rubric>",
               attribution: str = "", folds: int = FOLDS, seed: int = 0) -> Calibration:
     """Cross-validate, then fit on every label and return the new rubric (text and parsed)."""
-    raw_base = yaml.safe_load(base_text)
-    base = parse_rubric(base_text, base_source)
+    base = parse_rubric(base_text, base_source)  # checked first: a bad rubric is a RubricError with file:line
+    raw_base = parse_yaml(base_text, base_source, RubricError).data  # the same bounded parse, as plain data
     raw_base.pop("calibration", None)
     report = cross_validate(raw_base, cases, folds, seed)
     final = fit(raw_base, cases)

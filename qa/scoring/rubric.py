@@ -11,13 +11,14 @@ import hashlib
 from pathlib import Path
 from typing import Any, Literal, Union
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from qa.common.settings import line_of, parse_yaml, read_text, shipped
 from qa.errors import RubricError
 from qa.types import check_course_id
 
-DEFAULT_RUBRIC = Path(__file__).resolve().parents[2] / "rubrics" / "default.yaml"
+#: The shipped rubric, found through importlib.resources (``qa/data/rubrics`` is package data), so wheels work.
+DEFAULT_RUBRIC = Path(str(shipped("rubrics", "default.yaml")))
 STATUSES = ("pass", "partial", "fail", "n/a")
 #: The largest weight an item may have: weights are relative, so anything above is a typo (1e308) or a bug.
 MAX_WEIGHT = 1000.0
@@ -140,46 +141,34 @@ class Rubric(BaseModel):
         return next(i for i in self.items if i.id == course_id)
 
 
-def _line_of(raw_text: str, index: int) -> str:
-    """Where items[index] starts, for error messages."""
-    try:
-        root = yaml.compose(raw_text)
-        for key, value in root.value:
-            if key.value == "items":
-                return f" (line {value.value[index].start_mark.line + 1})"
-    except (yaml.YAMLError, AttributeError, IndexError, TypeError):
-        pass
-    return ""
-
-
 def parse_rubric(text: str, source: str = "<rubric>") -> Rubric:
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise RubricError(f"{source}: not valid YAML: {exc}") from exc
+    """The rubric in ``text`` (read safely: size, depth and aliases bounded); every error names file and line."""
+    doc = parse_yaml(text, source, RubricError)
+    raw = doc.data
     if not isinstance(raw, dict):
         raise RubricError(f"{source}: a rubric is a mapping with name, version, partial_credit and items")
     try:
         rubric = Rubric.model_validate(raw)
     except ValidationError as exc:
         problems = []
-        for e in exc.errors():
-            loc = e["loc"]
+        for e in exc.errors(include_url=False)[:10]:
+            loc = tuple(e["loc"])
+            line = line_of(doc.root, loc)
             where = ".".join(map(str, loc))
             if len(loc) >= 2 and loc[0] == "items" and isinstance(loc[1], int):
                 items = raw.get("items") or []
                 entry = items[loc[1]] if loc[1] < len(items) else None
                 ident = entry.get("id", "?") if isinstance(entry, dict) else "?"
-                where = f"item {ident}{_line_of(text, loc[1])}: " + ".".join(map(str, loc[2:]))
-            problems.append(f"{where}: {e['msg']}")
-        raise RubricError(f"{source}: " + "; ".join(problems)) from exc
+                where = f"item {ident}: " + ".".join(map(str, loc[2:]))
+            problems.append(f"{source}{f':{line}' if line else ''}: {where}: {e['msg']}")
+        raise RubricError("; ".join(problems)) from exc
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
     return rubric.model_copy(update={"sha256": digest, "source": source})
 
 
 @functools.lru_cache(maxsize=8)
 def _load(path: str, mtime_ns: int) -> Rubric:
-    return parse_rubric(Path(path).read_text(encoding="utf-8"), source=path)
+    return parse_rubric(read_text(Path(path), RubricError), source=path)  # bounded, UTF-8 or a coded error
 
 
 def load_rubric(path: Path | None = None) -> Rubric:

@@ -10,19 +10,32 @@ finding kinds are dropped) and normalises the score over what was judged.
 from __future__ import annotations
 
 import functools
+from typing import Annotated
 
-import yaml
+from pydantic import AfterValidator
 
-from qa.common.paths import DATA_FILES
-from qa.types import TIMINGS, Finding, Transcript
+from qa.common.settings import Settings, Text, load_settings, shipped
+from qa.types import TIMINGS, Finding, Transcript, check_course_id
 
 __all__ = ["TIMINGS", "judged_findings", "real_timing", "untimed_items"]
 
 
+class TimingFile(Settings):
+    """``qa/data/timing.yaml``: items (course ID -> why n/a) and finding kinds left out without real times."""
+
+    items: dict[Annotated[Text, AfterValidator(check_course_id)], Text]
+    kinds: list[Text]
+
+
+def load_timing(path=None) -> TimingFile:
+    """Read a timing.yaml (the shipped one by default); errors are ``ConfigError`` with the file and line."""
+    return load_settings(path if path is not None else shipped("timing.yaml"), TimingFile)
+
+
 @functools.lru_cache(maxsize=1)
 def _settings() -> tuple[dict[str, str], frozenset[str]]:
-    raw = yaml.safe_load((DATA_FILES / "timing.yaml").read_text(encoding="utf-8"))
-    return dict(raw["items"]), frozenset(raw["kinds"])
+    raw = load_timing()
+    return dict(raw.items), frozenset(raw.kinds)
 
 
 def real_timing(transcript: Transcript) -> bool:

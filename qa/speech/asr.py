@@ -14,9 +14,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
-import yaml
+from pydantic import Field
 
-from qa.common.paths import DATA_FILES
+from qa.common.settings import Count, Flag, Number, Seconds, Settings, Share, Text, load_settings, shipped
 from qa.errors import ConfigError, UnsupportedLanguageError
 from qa.speech.audio import SAMPLE_RATE
 from qa.speech.model import ModelOptions, load_model
@@ -54,16 +54,51 @@ class AsrSettings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
+class _Vad(Settings):
+    """faster-whisper's VAD parameters (passed to it as they are)."""
+
+    threshold: Share
+    min_speech_duration_ms: Count = Field(ge=0, le=60_000)
+    min_silence_duration_ms: Count = Field(ge=0, le=60_000)
+    speech_pad_ms: Count = Field(ge=0, le=10_000)
+
+
+class _AsrFile(Settings):
+    """``qa/data/asr.yaml``: every key required, typed and bounded."""
+
+    beam_size: Count = Field(ge=1, le=20)
+    condition_on_previous_text: Flag
+    temperature: list[Share] = Field(min_length=1, max_length=10)
+    compression_ratio_threshold: Number = Field(gt=0, le=100)
+    log_prob_threshold: Number = Field(ge=-100, le=0)
+    no_speech_threshold: Share
+    vad_filter: Flag
+    vad: _Vad
+    split_pause: Seconds
+    min_gap: Seconds
+    chunk_seconds: Seconds = Field(gt=0)
+    search_seconds: Seconds
+    languages: list[Text] = Field(min_length=1)
+    foreign_language_probability: Share
+    relabel_probability: Share | None
+    piece_seconds: Seconds = Field(gt=0, le=30)  # one Whisper window
+    coverage_pad: Seconds
+    min_uncovered: Seconds
+    hallucinations: list[Text] = []
+
+
+def load_asr_settings(path=None) -> AsrSettings:
+    """Read an asr.yaml (the shipped one by default); errors are ``ConfigError`` with the file and line."""
+    raw = load_settings(path if path is not None else shipped("asr.yaml"), _AsrFile, error=ConfigError)
+    values = {name: getattr(raw, name) for name in _AsrFile.model_fields}
+    values.update(temperature=tuple(raw.temperature), languages=tuple(raw.languages), vad=raw.vad.model_dump(),
+                  hallucinations=tuple(_STRIP.sub("", h.lower()) for h in raw.hallucinations))
+    return AsrSettings(**values)
+
+
 @functools.lru_cache(maxsize=1)
 def default_settings() -> AsrSettings:
-    raw = yaml.safe_load((DATA_FILES / "asr.yaml").read_text(encoding="utf-8"))
-    try:
-        raw["temperature"] = tuple(raw["temperature"])
-        raw["languages"] = tuple(raw["languages"])
-        raw["hallucinations"] = tuple(_STRIP.sub("", h.lower()) for h in raw.get("hallucinations", []))
-        return AsrSettings(**raw)
-    except (TypeError, KeyError) as exc:
-        raise ConfigError(f"qa/data/asr.yaml is malformed: {exc}") from exc
+    return load_asr_settings()
 
 
 @functools.lru_cache(maxsize=1)

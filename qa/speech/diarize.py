@@ -15,14 +15,14 @@ All parameters live in ``qa/data/diarize.yaml``.
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
+from pydantic import Field
 
-from qa.common.settings import line_of, read_yaml, shipped
+from qa.common.settings import Count, Flag, Number, Ratio, Seconds, Settings, Share, Small, load_settings, shipped
 from qa.errors import ConfigError, DiarizeInputError
 from qa.types import Word
 
@@ -32,6 +32,70 @@ SPEAKERS = ("spk0", "spk1")
 
 
 # --------------------------------------------------------------------------- options
+
+
+class _Vad(Settings):
+    threshold: Share
+    min_silence_duration_ms: Count = Field(ge=0, le=60_000)
+    min_speech_duration_ms: Count = Field(ge=0, le=60_000)
+    speech_pad_ms: Count = Field(ge=0, le=10_000)
+    max_speech_duration_s: Seconds = Field(gt=0)
+    chunk_s: Seconds = Field(gt=0)
+
+
+class _Features(Settings):
+    frame_ms: Number = Field(gt=0, le=1000)
+    hop_ms: Number = Field(gt=0, le=1000)
+    n_fft: Count = Field(ge=16, le=65_536)
+    n_mels: Count = Field(ge=1, le=512)
+    fmin_hz: Number = Field(ge=0, le=SAMPLE_RATE / 2)
+    fmax_hz: Number = Field(gt=0, le=SAMPLE_RATE / 2)
+    n_mfcc: Count = Field(ge=1, le=512)
+    frame_floor_db: Number = Field(ge=0, le=200)
+    pitch: Flag
+    pitch_floor_hz: Number = Field(gt=0, le=SAMPLE_RATE / 2)
+    pitch_ceiling_hz: Number = Field(gt=0, le=SAMPLE_RATE / 2)
+    mean_weight: Ratio
+    std_weight: Ratio
+    pitch_weight: Ratio
+
+
+class _Windows(Settings):
+    length_s: Seconds = Field(gt=0)
+    hop_s: Seconds = Field(gt=0)
+    min_length_s: Seconds
+
+
+class _Clustering(Settings):
+    max_fit_windows: Count = Field(ge=2, le=10_000_000)
+    pca_components: Count = Field(ge=1, le=512)
+
+
+class _Decision(Settings):
+    min_speech_s: Seconds
+    min_windows: Small
+    min_bic_ratio: Ratio
+    bic_max_frames: Count = Field(ge=1, le=10_000_000)
+    min_minor_share: Share
+    min_minor_speech_s: Seconds
+    full_confidence_bic_ratio: Ratio
+
+
+class _Smoothing(Settings):
+    median_windows: Small
+    grid_s: Seconds = Field(gt=0)
+    min_turn_s: Seconds
+
+
+class _DiarizeFile(Settings):
+    """``qa/data/diarize.yaml``: one section per step of the split; each key typed and bounded."""
+
+    vad: _Vad
+    features: _Features
+    windows: _Windows
+    clustering: _Clustering
+    decision: _Decision
+    smoothing: _Smoothing
 
 
 @dataclass(frozen=True)
@@ -82,30 +146,11 @@ class DiarizeOptions:
 
     @classmethod
     def load(cls, path: Path | str | None = None) -> "DiarizeOptions":
-        """Read the sectioned YAML file; every field must be given exactly once."""
-        path = Path(path) if path is not None else DEFAULT_CONFIG
-        doc = read_yaml(path, ConfigError)  # bounded, UTF-8, depth-checked; errors name file and line
-        raw = doc.data
-        if not isinstance(raw, dict):
-            raise ConfigError(f"{path} must be a mapping of sections (vad, features, ...)")
+        """Read the sectioned YAML file (the shipped one by default); every field must be given exactly once."""
+        raw = load_settings(Path(path) if path is not None else DEFAULT_CONFIG, _DiarizeFile, error=ConfigError)
         flat: dict[str, Any] = {}
-        for section, values in raw.items():
-            if not isinstance(values, dict):
-                raise ConfigError(f"{path}: section '{section}' must be a mapping of key: value")
-            for key, value in values.items():
-                if key in flat:
-                    raise ConfigError(f"{path}: key '{key}' appears in two sections; keep one")
-                if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                    if not (isinstance(value, bool) and key == "pitch"):
-                        line = line_of(doc.root, (section, key))
-                        raise ConfigError(f"{path}:{line}: {section}.{key} must be a finite number, not {value!r}"[:300])
-                flat[key] = value
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(flat) - names)
-        missing = sorted(names - set(flat))
-        if unknown or missing:
-            raise ConfigError(f"{path}: unknown keys {unknown}, missing keys {missing}; "
-                              f"compare with the file shipped in qa/data/diarize.yaml")
+        for section in _DiarizeFile.model_fields:
+            flat.update(getattr(raw, section).model_dump())
         return cls(**flat)
 
     def replace(self, **changes: Any) -> "DiarizeOptions":

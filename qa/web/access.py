@@ -12,18 +12,14 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
-from qa.errors import (AccessDenied, AudioAccessError, AuthError, CallqaError, CsrfError, LoginRateLimited, NotFound,
-                      StoreError, UserError, VerdictError)
+from qa.errors import (AccessDenied, AudioAccessError, AuthError, CallqaError, CsrfError, LoginRateLimited, LoginRequired,
+                      NotFound, StoreError, UserError, VerdictError)
 from qa.store.workspace import Session, User, WorkspaceStore
 
 SESSION_COOKIE = "callqa_session"
 LOGIN_COOKIE = "callqa_login"  # double-submit token of the login form (there is no session yet)
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
-
-
-class LoginRequired(AuthError):
-    """No live session: pages redirect to /login, the API answers 401."""
 
 
 def status_of(exc: CallqaError) -> int:

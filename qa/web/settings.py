@@ -5,14 +5,16 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from datetime import timedelta
+from importlib.resources import files
 from pathlib import Path
-from typing import Any
 
-import yaml
+from pydantic import Field, model_validator
 
+from qa.common.settings import Count, Number, Settings, Text, load_settings as load_yaml_settings
 from qa.errors import ConfigError
 
-SETTINGS_FILE = Path(__file__).resolve().parent / "workspace.yaml"
+#: Found through importlib.resources, so an installed wheel finds it too.
+SETTINGS_FILE = files("qa.web") / "workspace.yaml"
 
 
 @dataclass(frozen=True)
@@ -26,22 +28,42 @@ class WebSettings:
     audio_types: dict[str, str]
 
 
+class _Login(Settings):
+    max_failures: Count = Field(ge=1, le=1000)
+    window_minutes: Number = Field(gt=0, le=24 * 60)
+
+
+class _List(Settings):
+    per_page: Count = Field(ge=1, le=10_000)
+    max_per_page: Count = Field(ge=1, le=10_000)
+
+
+class _WorkspaceFile(Settings):
+    """``qa/web/workspace.yaml``."""
+
+    session_hours: Number = Field(gt=0, le=24 * 365)
+    login: _Login
+    list: _List
+    search_refresh_seconds: Number = Field(ge=0, le=86_400)
+    audio_types: dict[Text, Text]
+
+    @model_validator(mode="after")
+    def _pages(self) -> "_WorkspaceFile":
+        if self.list.max_per_page < self.list.per_page:
+            raise ValueError("list.max_per_page must be at least list.per_page")
+        return self
+
+
 @functools.lru_cache(maxsize=4)
-def load_settings(path: Path = SETTINGS_FILE) -> WebSettings:
-    try:
-        raw: dict[str, Any] = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-        settings = WebSettings(
-            session_lifetime=timedelta(hours=float(raw["session_hours"])),
-            max_failures=int(raw["login"]["max_failures"]),
-            failure_window=timedelta(minutes=float(raw["login"]["window_minutes"])),
-            per_page=int(raw["list"]["per_page"]),
-            max_per_page=int(raw["list"]["max_per_page"]),
-            search_refresh_seconds=float(raw["search_refresh_seconds"]),
-            audio_types={str(k).lower(): str(v) for k, v in raw["audio_types"].items()},
-        )
-    except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise ConfigError(f"{path}: cannot read the workspace settings ({exc!r}); compare with the file in the "
-                          f"repository") from exc
-    if settings.max_failures < 1 or settings.per_page < 1 or settings.max_per_page < settings.per_page:
-        raise ConfigError(f"{path}: max_failures and per_page must be at least 1, max_per_page at least per_page")
-    return settings
+def load_settings(path=SETTINGS_FILE) -> WebSettings:
+    """Read a workspace.yaml (the shipped one by default); errors are ``ConfigError`` with the file and line."""
+    raw = load_yaml_settings(Path(path) if isinstance(path, str) else path, _WorkspaceFile, error=ConfigError)
+    return WebSettings(
+        session_lifetime=timedelta(hours=raw.session_hours),
+        max_failures=raw.login.max_failures,
+        failure_window=timedelta(minutes=raw.login.window_minutes),
+        per_page=raw.list.per_page,
+        max_per_page=raw.list.max_per_page,
+        search_refresh_seconds=raw.search_refresh_seconds,
+        audio_types={k.lower(): v for k, v in raw.audio_types.items()},
+    )
