@@ -96,6 +96,7 @@ class _Classifier(Settings):
     threads: Annotated[int, Strict(), Field(ge=1, le=256)] = 1
     cue_weight: Annotated[float, Strict(), Field(ge=0, le=100, allow_inf_nan=False)]
     min_probability: Annotated[float, Strict(), Field(ge=0, le=1, allow_inf_nan=False)]
+    real_training: Flag = False
 
 
 class QuestionSettings(Settings):
