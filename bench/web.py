@@ -69,7 +69,7 @@ def _batches(rows: list[dict], size: int = 5000):
         yield rows[i:i + size]
 
 
-def fill(store: Store, n: int, seed: int = 7) -> float:
+def fill(store: Store, n: int, seed: int = 7, verbose: bool = True) -> float:
     """Insert ``n`` synthetic calls unless the store already has them; returns the seconds taken."""
     engine = store._engine
     with engine.connect() as conn:
@@ -124,7 +124,8 @@ def fill(store: Store, n: int, seed: int = 7) -> float:
                                 (item_scores, item_rows)):
                 for part in _batches(rows):
                     conn.execute(table.insert(), part)
-        print(f"  stored {min(n, first + chunk):,} calls ({time.perf_counter() - started:.0f} s)", flush=True)
+        if verbose:
+            print(f"  stored {min(n, first + chunk):,} calls ({time.perf_counter() - started:.0f} s)", flush=True)
     return time.perf_counter() - started
 
 

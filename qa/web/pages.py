@@ -24,6 +24,7 @@ from .api import set_session_cookie
 from .audio import recording_file
 from .views import FILTER_FIELDS, call_page, parse_filter, rubric_items, timeline_png
 from qa.store.calibration_sessions import CalibrationStore
+from qa.store.workspace import MAX_NUMBERED_PAGE
 
 router = APIRouter(include_in_schema=False)
 LOGIN_ERRORS = {"wrong": "Wrong user name or password, or the account is disabled.",
@@ -116,10 +117,10 @@ def calls_page(request: Request) -> HTMLResponse:
     result = ws.list_calls(who.user, f)
     blind = CalibrationStore(ws).blind_calls(who.user, [r.call_id for r in result.rows])
     teams, agents = ws.teams_and_agents(who.user)
-    kept = {k: v for k, v in params.items() if v and k != "page"}
+    kept = {k: v for k, v in params.items() if v and k not in ("page", "after", "before")}
 
-    def page_url(n: int) -> str:
-        return "/calls?" + urlencode({**kept, "page": n})
+    def page_url(n: int, **cursor: str) -> str:
+        return "/calls?" + urlencode({**kept, **cursor, "page": n})
 
     def sort_url(key: str) -> str:
         order = "asc" if f.sort == key and f.descending else "desc"
@@ -128,6 +129,7 @@ def calls_page(request: Request) -> HTMLResponse:
 
     return render(request, "calls.html.j2", who=who, result=result, f=f, params=params, teams=teams,
                   agents=agents, items=rubric_items(), page_url=page_url, sort_url=sort_url, blind=blind,
+                  numbered=min(result.pages, MAX_NUMBERED_PAGE),
                   open_queue=len(ws.appeals(who.user, state="open")) if who.user.role != "agent" else 0,
                   quote=quote)
 
