@@ -107,3 +107,25 @@ def test_the_pages_next_link_carries_the_cursor_and_the_api_gives_it(listing):
     assert [c["call_id"] for c in again["calls"]] == expected[20:40] and again["prev_cursor"]
     assert client.get("/api/calls", params={"page": MAX_NUMBERED_PAGE + 1}).status_code == 400
     assert client.get("/api/calls", params={"after": "!!"}).status_code == 400
+
+
+@pytest.mark.parametrize("words", ["洗衣机", "refrigerator arrived damaged", "supervisor"])
+def test_a_common_word_walks_the_list_and_finds_what_a_rare_one_finds(listing, monkeypatch, words):
+    """Both search strategies (from the matches / along the list order) give the same calls and count."""
+    import qa.store.workspace as workspace
+
+    ws, user = listing
+    if ws.store._pg:
+        pytest.skip("one strategy on PostgreSQL (the planner chooses)")
+    ws.sync_search()
+    by_matches = ws.list_calls(user, CallFilter(q=words, per_page=200))
+    filtered = ws.list_calls(user, CallFilter(q=words, language="zh", per_page=200))
+    monkeypatch.setattr(workspace, "COMMON_HITS", -1)
+    walked = ws.list_calls(user, CallFilter(q=words, per_page=200))
+    walked_filtered = ws.list_calls(user, CallFilter(q=words, language="zh", per_page=200))
+    assert [r.call_id for r in walked.rows] == [r.call_id for r in by_matches.rows]
+    assert walked.total == by_matches.total == len(by_matches.rows)
+    assert [r.call_id for r in walked_filtered.rows] == [r.call_id for r in filtered.rows]
+    assert walked_filtered.total == filtered.total < walked.total or words == "refrigerator arrived damaged"
+    if words == "洗衣机":
+        assert 0 < len(by_matches.rows) < N
