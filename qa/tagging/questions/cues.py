@@ -97,7 +97,6 @@ class _Classifier(Settings):
     real_training: Flag = False
     cue_weight: Annotated[float, Strict(), Field(ge=0, le=100, allow_inf_nan=False)]
     min_probability: Annotated[float, Strict(), Field(ge=0, le=1, allow_inf_nan=False)]
-    real_training: Flag = False
 
 
 class QuestionSettings(Settings):
