@@ -271,3 +271,21 @@ def test_a_lead_cannot_assign_a_lead_outside_the_calls_team(store):
         cal.create(ana, "mixed", [SAMPLE_ID], ["rita", "nora"])  # nora leads team north, the call is team demo
     with pytest.raises(CalibrationSessionError, match="1-200 calls"):
         cal.create(ana, "none", ["", " "], ["rita", "sam"])
+
+
+def test_callqa_calibrate_session_option_reads_the_session(store, tmp_path):
+    from typer.testing import CliRunner
+
+    from qa.cli import app as cli
+
+    ws = WorkspaceStore(store)
+    cal = CalibrationStore(ws)
+    session = cal.create(ws.find_user("leo")[0], "cli", [SAMPLE_ID], ["rita", "sam"])
+    args = ["calibrate", "--store", store.url, "--out", str(tmp_path / "new.yaml"), "--session"]
+    still_open = CliRunner().invoke(cli, args + [str(session.session_id)])
+    assert still_open.exit_code == 1 and "still open" in still_open.output
+    missing = CliRunner().invoke(cli, args + ["999"])
+    assert missing.exit_code == 1 and "no calibration session 999" in missing.output
+    cal.close(ws.find_user("leo")[0], session.session_id)
+    too_few = CliRunner().invoke(cli, args + [str(session.session_id)])  # nothing submitted: no labels
+    assert too_few.exit_code == 1 and "E461" in too_few.output, too_few.output
