@@ -160,6 +160,8 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=100_000)
     parser.add_argument("--store", default=None, help="database URL [default: SQLite in out/bench-web/]")
     args = parser.parse_args()
+    if args.store is None:  # the default SQLite file lives in a folder the bench owns: create it
+        (REPO / "out" / "bench-web").mkdir(parents=True, exist_ok=True)
     url = args.store or f"sqlite:///{REPO / 'out' / 'bench-web' / f'callqa-{args.calls}.db'}"
     store = Store.open(url)
     ws = WorkspaceStore(store)
