@@ -10,8 +10,10 @@ PostgreSQL sort NULLs at opposite ends, which the cursor must follow.
 from __future__ import annotations
 
 import re
+import uuid
 
 import argon2
+
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
@@ -30,10 +32,12 @@ PER_PAGE = 20
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], scope="module")
 def listing(request, tmp_path_factory):
+    pg, db_name = None, None
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('pages') / 'callqa.db'}"
-    else:
-        url = request.getfixturevalue("fresh_pg_url")
+    else:  # one database for the module (fresh_pg_url is per test): from the session's server
+        pg, db_name = request.getfixturevalue("pg_server"), f"callqa_pages_{uuid.uuid4().hex[:12]}"
+        url = pg.create_database(db_name)
     store = Store.open(url)
     fill(store, N, verbose=False)
     with store._engine.begin() as conn:  # ties and holes: 9 calls without a start, 12 at one moment
@@ -45,6 +49,8 @@ def listing(request, tmp_path_factory):
     ws.add_user("pat", "reviewer", cheap, actor="test")
     yield ws, ws.find_user("pat")[0]
     store.close()
+    if pg is not None:
+        pg.drop_database(db_name)
 
 
 def _all(ws, user, **f) -> list[str]:
