@@ -42,7 +42,7 @@ from qa.intake.transcript_io import read_transcript, transcript_to_dict  # noqa:
 from qa.pipeline.review import review_transcript  # noqa: E402
 from qa.store.database import Store  # noqa: E402
 from qa.store.schema import calls, item_scores, scores, utterances  # noqa: E402
-from qa.store.workspace import WorkspaceStore  # noqa: E402
+from qa.store.workspace import WorkspaceStore, encode_cursor  # noqa: E402
 from qa.types import CallMeta  # noqa: E402
 from qa.web.app import create_app  # noqa: E402
 
@@ -69,7 +69,7 @@ def _batches(rows: list[dict], size: int = 5000):
         yield rows[i:i + size]
 
 
-def fill(store: Store, n: int, seed: int = 7) -> float:
+def fill(store: Store, n: int, seed: int = 7, verbose: bool = True) -> float:
     """Insert ``n`` synthetic calls unless the store already has them; returns the seconds taken."""
     engine = store._engine
     with engine.connect() as conn:
@@ -124,8 +124,23 @@ def fill(store: Store, n: int, seed: int = 7) -> float:
                                 (item_scores, item_rows)):
                 for part in _batches(rows):
                     conn.execute(table.insert(), part)
-        print(f"  stored {min(n, first + chunk):,} calls ({time.perf_counter() - started:.0f} s)", flush=True)
+        if verbose:
+            print(f"  stored {min(n, first + chunk):,} calls ({time.perf_counter() - started:.0f} s)", flush=True)
     return time.perf_counter() - started
+
+
+def deep_cursor(store: Store, team: str | None, offset: int) -> str:
+    """The Next cursor a reviewer holds on reaching row ``offset`` (newest first): page 1000 = row 49,950.
+
+    Found here with an untimed OFFSET query; the timed request is what the page's Next link sends.
+    """
+    query = sa.select(calls.c.started_utc, calls.c.call_id).order_by(calls.c.started_utc.desc(), calls.c.call_id.desc())
+    if team:
+        query = query.where(calls.c.team == team)
+    with store._engine.connect() as conn:
+        rows = conn.execute(query.limit(1).offset(offset - 1)).all() or conn.execute(
+            query.order_by(None).order_by(calls.c.started_utc.asc(), calls.c.call_id.asc()).limit(1)).all()
+    return encode_cursor(*rows[0])
 
 
 def timed(client: TestClient, url: str, runs: int = 5) -> tuple[float, int]:
@@ -145,6 +160,8 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=100_000)
     parser.add_argument("--store", default=None, help="database URL [default: SQLite in out/bench-web/]")
     args = parser.parse_args()
+    if args.store is None:  # the default SQLite file lives in a folder the bench owns: create it
+        (REPO / "out" / "bench-web").mkdir(parents=True, exist_ok=True)
     url = args.store or f"sqlite:///{REPO / 'out' / 'bench-web' / f'callqa-{args.calls}.db'}"
     store = Store.open(url)
     ws = WorkspaceStore(store)
@@ -163,7 +180,8 @@ def main() -> int:
     cases = [
         ("list, newest first", "/calls"),
         ("list, page 2", "/calls?page=2"),
-        ("list, page 1000", "/calls?page=1000"),
+        ("list, page 20 (last numbered page)", "/calls?page=20"),
+        ("list, page 1000 (Next from page 999)", "/calls?page=1000&after={deep}"),
         ("list, sorted by score", "/calls?sort=score&order=asc"),
         ("list, one team", "/calls?team=team-07"),
         ("list, one agent", "/calls?agent=A123"),
@@ -181,9 +199,11 @@ def main() -> int:
     for user in ("bench-reviewer", "bench-lead"):
         client = TestClient(app)
         assert client.post("/api/login", json={"username": user, "password": PASSWORD}).status_code == 200
+        deep = deep_cursor(store, "team-03" if user == "bench-lead" else None, 999 * 50)
         for label, path in cases:
             if user == "bench-lead" and "team=" in path:
                 continue
+            path = path.replace("{deep}", deep)
             ms, _ = timed(client, path)
             api = path if path.startswith("/api/") else "/api/calls" + (path[len("/calls"):] or "")
             total = timed(client, api, runs=1)[1]

@@ -396,6 +396,7 @@ def calibrate(
     out_path: Annotated[Path, typer.Option("--out", help="the new rubric file (never the one in use)")],
     labels: Annotated[Path | None, typer.Option("--labels", help="CSV or JSON: call_id, rating and/or item verdicts")] = None,
     from_store: Annotated[bool, typer.Option("--from-store", help="use the reviewer verdicts in the store")] = False,
+    session: Annotated[list[int] | None, typer.Option("--session", help="a closed calibration session's majority verdicts (repeatable)")] = None,
     transcripts: Annotated[Path | None, typer.Option("--transcripts", help="folder of <call_id>.json/.txt [default: calls in the store]")] = None,
     rubric: RubricOpt = None, store: StoreOpt = None,
     attribution: Annotated[str, typer.Option("--attribution", help="credit for the labels (kept in the rubric)")] = "",
@@ -405,9 +406,9 @@ def calibrate(
     from qa.pipeline.calibration import run_calibration
 
     try:
-        db = _open_store(store) if (from_store or transcripts is None) else None
-        path, result = run_calibration(out_path, None if from_store else labels, db, transcripts, rubric,
-                                       attribution, force)
+        db = _open_store(store) if (from_store or session or transcripts is None) else None
+        path, result = run_calibration(out_path, None if (from_store or session) else labels, db, transcripts,
+                                       rubric, attribution, force, sessions=session)
     except CallqaError as exc:
         err.print(f"[red]{exc}[/red]", highlight=False)
         raise typer.Exit(1)

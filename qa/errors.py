@@ -202,6 +202,18 @@ class AudioAccessError(WorkspaceError):
     code = "E807"
 
 
+class CalibrationSessionError(WorkspaceError):
+    """A calibration session cannot be created or changed as asked (calls, reviewers, state)."""
+
+    code = "E808"
+
+
+class BlindReview(AccessDenied):
+    """The user is evaluating this call blind in an open calibration session: no machine or other verdicts."""
+
+    code = "E809"
+
+
 # operations/security
 class CallIdError(MetadataError):
     """A call id breaks the rule (qa.callid): path separators, control characters, a leading dot, too long."""

@@ -576,3 +576,26 @@ def test_coaching_dashboard_respects_scope(app):
     assert mine.status_code == 200 and "1024" in mine.text and "2048" not in mine.text
     reviewer, _ = client_for(app, "rita")
     assert reviewer.get("/coaching?start=2026-11-01&end=2026-11-30&team=north").status_code == 200
+
+
+def test_coaching_reports_use_the_reviewed_score_and_verdicts(app, store):
+    """A verdict set in the workspace changes the coaching report: its mean score and the item's pass rate."""
+    from qa.pipeline.coaching import build_report
+
+    def sample_rows():
+        return [r for r in store.scores_frame(team="demo") if r["call_id"] == SAMPLE_ID]
+
+    before = sample_rows()
+    r6 = next(r for r in before if r["item_id"] == "R6")
+    assert r6["status"] == "fail" and r6["auto_fail"] and before[0]["score"] == 0.0  # the machine's auto-fail
+    mean_before = build_report(store, "2026-11-01", "2026-11-30", team="demo").mean_score
+    client, csrf = client_for(app, "rita")
+    answer = client.post(f"/api/calls/{SAMPLE_ID}/verdicts", json={"item": "R6", "status": "pass", "note": "misheard"},
+                         headers={"X-CSRF-Token": csrf})
+    reviewed = answer.json()["reviewed_score"]
+    assert answer.status_code == 200 and reviewed > 0
+    after = sample_rows()
+    r6 = next(r for r in after if r["item_id"] == "R6")
+    assert r6["status"] == "pass" and not r6["auto_fail"] and r6["points"] == r6["max_points"]
+    assert {r["score"] for r in after} == {reviewed}
+    assert build_report(store, "2026-11-01", "2026-11-30", team="demo").mean_score > mean_before

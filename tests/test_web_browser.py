@@ -190,12 +190,65 @@ def test_agent_appeals_and_reviewer_resolves(browser, server, shots):
     reviewer.close()
 
 
+def _evaluate_blind(page, fail_first: int) -> None:
+    """Rate every item of the open blind call: the first ``fail_first`` items fail, the rest pass; submit."""
+    assert page.locator(".pill, .autofail-tag, #auto-score").count() == 0  # nothing of the machine's verdicts
+    fieldsets = page.locator("fieldset.ws-item")
+    assert fieldsets.count() > 5
+    for n in range(fieldsets.count()):
+        fieldsets.nth(n).locator(f"input[value={'fail' if n < fail_first else 'pass'}]").check()
+    page.click("#submit-call")
+
+
+def test_calibration_session_lead_and_two_blind_reviewers(browser, server, shots):
+    lead, page = sign_in(browser, server, "leo")
+    page.click("nav.ws-nav a[href='/calibration']")
+    page.fill("#new-session input[name=name]", "Blind check")
+    page.fill("#new-session textarea[name=calls]", f"{SAMPLE_ID}\n{HOSTILE_ID}")
+    page.check("#new-session input[value=rita]")
+    page.check("#new-session input[value=sam]")
+    photograph(page, shots, "calibration-new")
+    page.click("#new-session button[type=submit]")
+    page.wait_for_url("**/calibration/*")
+    session_url = page.url
+    assert page.locator("#agreement-items").count() == 0 or "Nothing submitted" in page.inner_text("main")
+
+    for user, fails in (("rita", 2), ("sam", 3)):
+        context, rpage = sign_in(browser, server, user)
+        rpage.goto(f"/calls/{SAMPLE_ID}")  # the scorecard is out of reach: straight to the blind page
+        rpage.wait_for_url(f"**/calibration/*/calls/{SAMPLE_ID}")
+        if user == "rita":
+            photograph(rpage, shots, "calibration-blind")
+        _evaluate_blind(rpage, fails)
+        rpage.wait_for_url(f"**/calls/{HOSTILE_ID}")
+        _evaluate_blind(rpage, fails)
+        rpage.wait_for_url(session_url)
+        assert rpage.locator("#agreement-items").count() == 0  # blind to the results while open
+        assert rpage.errors == []
+        context.close()
+
+    page.goto(session_url)
+    overall = page.locator("#agreement-items tr.total")
+    api = page.evaluate("fetch(location.pathname.replace('/calibration', '/api/calibration')).then(r => r.json())")
+    expected = api["agreement"]["overall"]["reviewer_vs_reviewer"]
+    assert expected["pairs"] > 10 and expected["kappa"] is not None and 0 < expected["kappa"] < 1
+    assert f"{expected['kappa']:.2f}" in overall.locator("td.rr").inner_text()
+    assert page.locator("#agreement-items tbody tr").count() > 5
+    photograph(page, shots, "calibration-results")
+    page.click("#close-session")
+    page.wait_for_url(session_url)
+    assert page.inner_text("#session-state") == "closed"
+    assert page.errors == []
+    lead.close()
+
+
 def test_other_pages_at_both_widths(browser, server, shots):
     context, page = sign_in(browser, server, "ana")
     page.goto(f"/calls/{HOSTILE_ID}")
     assert page.title() != "pwned" and "<script>" in page.inner_text(".transcript")
     photograph(page, shots, "call-hostile")
-    for path, name in (("/audit", "audit"), ("/docs", "docs"), ("/calls?q=nothing-matches-this", "calls-empty")):
+    for path, name in (("/audit", "audit"), ("/docs", "docs"), ("/calls?q=nothing-matches-this", "calls-empty"),
+                       ("/calibration", "calibration-list"), ("/coaching?start=2026-11-01&end=2026-11-30", "coaching")):
         page.goto(path)
         photograph(page, shots, name)
     page.click("form.ws-logout button")
@@ -203,3 +256,36 @@ def test_other_pages_at_both_widths(browser, server, shots):
     photograph(page, shots, "login")
     assert page.errors == []
     context.close()
+
+
+def test_the_static_scorecard_page_fits_a_phone(browser, server, shots, tmp_path):
+    """The page ``callqa review`` writes (no server): photographed at both widths, no sideways scroll."""
+    from qa.reports import render_scorecard_html
+    from tests.web_support import SAMPLE_AUDIO
+
+    store = Store.open(seeded_sqlite(tmp_path))
+    try:
+        html = render_scorecard_html(
+            store.load_scorecard(SAMPLE_ID), store.load_transcript(SAMPLE_ID), store.load_findings(SAMPLE_ID),
+            audio_path=SAMPLE_AUDIO, embed_audio=False,
+            disputes={"R6": {"status": "pass", "note": "misheard: 这是规划", "reviewer": "rita"}})
+    finally:
+        store.close()
+    path = tmp_path / f"{SAMPLE_ID}.html"
+    path.write_text(html, encoding="utf-8")
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(path.as_uri())
+    assert page.locator("table.items tr.item").count() > 5
+    photograph(page, shots, "scorecard-static")
+    page.set_viewport_size({"width": 400, "height": 900})
+    # each item's verdict, evidence and tip stay readable: no column narrower than a few characters
+    narrow = page.evaluate("""Array.from(document.querySelectorAll('table.items tr.item td'))
+        .filter(td => td.offsetParent !== null && td.textContent.trim() && td.getBoundingClientRect().width < 120)
+        .length""")
+    assert narrow == 0
+    assert errors == []
+    context.close()
+

@@ -35,6 +35,7 @@ HOSTILE = '<script>document.title="pwned"</script><img src=x onerror=alert(1)>'
 USERS = {
     "ana": ("admin", [], None),
     "rita": ("reviewer", [], None),
+    "sam": ("reviewer", [], None),
     "leo": ("lead", ["demo"], None),
     "nora": ("lead", ["north"], None),
     "alice": ("agent", [], "1024"),

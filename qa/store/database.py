@@ -617,7 +617,8 @@ class Store:
         ``start`` is inclusive, ``end`` exclusive, both compared with the call's
         normalised ``started_at``. Keys: call_id, agent_id, team, started_at, language,
         score, rubric_version, peak_stage, final_stage, complaint_class, item_id, status,
-        points, max_points, auto_fail (item keys are None for a scorecard without items).
+        points, max_points, auto_fail (item keys are None for a scorecard without items). A reviewer's
+        latest verdict replaces the machine's item status, and the score is then the reviewed score.
         """
         query = (
             sa.select(calls.c.call_id, calls.c.agent_id, calls.c.team, calls.c.started_at, calls.c.language,
@@ -642,10 +643,51 @@ class Store:
             query = query.where(calls.c.agent_id == agent)
         with self._tx("reading scores for a report") as conn:
             rows = [dict(r) for r in conn.execute(query).mappings()]
+            latest = self._latest_dispute_statuses(conn, sorted({r["call_id"] for r in rows}))
         for r in rows:
             if r["auto_fail"] is not None:
                 r["auto_fail"] = bool(r["auto_fail"])
-        return rows
+        return _with_reviewer_verdicts(rows, latest)
+
+    @staticmethod
+    def _latest_dispute_statuses(conn: Any, call_ids: list[str]) -> dict[str, dict[str, str]]:
+        """call ID -> item ID -> the latest reviewer verdict (disputes and workspace verdicts share the table)."""
+        latest: dict[str, dict[str, str]] = {}
+        for i in range(0, len(call_ids), 500):  # bounded IN lists (SQLite's variable limit)
+            query = (sa.select(disputes_table.c.call_id, disputes_table.c.item_id, disputes_table.c.status)
+                     .where(disputes_table.c.call_id.in_(call_ids[i:i + 500])).order_by(disputes_table.c.dispute_id))
+            for r in conn.execute(query):
+                latest.setdefault(r.call_id, {})[r.item_id] = r.status
+        return latest
+
+
+def _with_reviewer_verdicts(rows: list[dict[str, Any]], latest: dict[str, dict[str, str]]) -> list[dict[str, Any]]:
+    """Report rows with each reviewer verdict in place of the machine's, and the reviewed score as the call's
+    score: the issue's rule that reports use the reviewed score (see qa.scoring.reviewed)."""
+    from qa.scoring.reviewed import ItemPoints, partial_credit, reviewed_score
+
+    by_call: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        by_call.setdefault(r["call_id"], []).append(r)
+    for call_id, verdicts in latest.items():
+        call_rows = [r for r in by_call.get(call_id, []) if r["item_id"] is not None]
+        if not call_rows:
+            continue
+        version = call_rows[0]["rubric_version"]
+        items = [ItemPoints(r["item_id"], r["status"], r["points"], r["max_points"], bool(r["auto_fail"]))
+                 for r in call_rows]
+        score = reviewed_score(version, items, verdicts)
+        if score is None:
+            continue
+        credit = partial_credit(version, items)
+        for r in by_call[call_id]:
+            r["score"] = score
+            status = verdicts.get(r["item_id"]) if r["item_id"] is not None else None
+            if status is not None and status != r["status"]:
+                r["status"] = status
+                r["points"] = {"pass": r["max_points"], "partial": r["max_points"] * credit}.get(status, 0.0)
+                r["auto_fail"] = bool(r["auto_fail"]) and status == "fail"  # a lifted auto-fail is gone
+    return rows
 
 
 def _quarantine_entry(row: Any) -> QuarantineEntry:

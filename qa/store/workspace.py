@@ -14,7 +14,9 @@ not exist.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 import re
 import secrets
 import time
@@ -37,6 +39,14 @@ _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 MAX_NOTE_CHARS = 4000
 #: The list says "10,000+" beyond this many matches.
 COUNT_CAP = 10_000
+#: Numbered pages (OFFSET) go this deep; further pages are reached by Next/Previous, which carry a cursor
+#: (keyset pagination: the last row's sort value and call id), so page 1,000 costs what page 1 costs.
+MAX_NUMBERED_PAGE = 20
+MAX_CURSOR_CHARS = 1200
+#: A search (SQLite) whose words are in more calls than this walks the list in its order and keeps the
+#: calls that match (50 are found early); a rarer one starts from its matches (sorting a few is cheap).
+#: (bench/web.py at 100k calls: a phrase in half the calls took 0.7 s from its matches.)
+COMMON_HITS = 2000
 SORTS = ("date", "score", "agent", "team", "duration")
 REVIEW_FILTERS = ("unreviewed", "in_review", "reviewed", "disputed")
 
@@ -144,6 +154,28 @@ class CallFilter:
     descending: bool = True
     page: int = 1
     per_page: int = 50
+    after: str | None = None  # cursor: the rows after this one (Next)
+    before: str | None = None  # cursor: the rows before this one (Previous)
+
+
+def encode_cursor(value: Any, call_id: str) -> str:
+    """A list position as an opaque URL-safe token: the sort value and call id of a row."""
+    raw = json.dumps([value, call_id], ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def decode_cursor(token: str) -> tuple[Any, str]:
+    """The (sort value, call id) of a cursor; a VerdictError for anything else (it arrives in a URL)."""
+    try:
+        if len(token) > MAX_CURSOR_CHARS:
+            raise ValueError("too long")
+        value, call_id = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode("utf-8"))
+        if not isinstance(call_id, str) or not (value is None or isinstance(value, (str, int, float))) \
+                or isinstance(value, bool):
+            raise ValueError("wrong shape")
+    except (ValueError, TypeError, UnicodeDecodeError) as exc:
+        raise VerdictError("this list position (after/before) is not valid; start again from page 1") from exc
+    return value, call_id
 
 
 @dataclass(frozen=True)
@@ -175,6 +207,8 @@ class CallPage:
     page: int
     per_page: int
     timings: dict[str, float] = field(default_factory=dict)
+    next_cursor: str | None = None  # None: this is the last page
+    prev_cursor: str | None = None  # None: this is the first page
 
     @property
     def total_exact(self) -> bool:
@@ -426,7 +460,17 @@ class WorkspaceStore:
                     appeals.c.call_id == calls.c.call_id, appeals.c.state == "open")))
             else:
                 where.append(ev.c.state == f.review)
-        if f.q:
+        fts_hits: int | None = None  # SQLite: the search's matches in the index, counted up to COUNT_CAP + 1
+        if f.q and not self._pg and fts5_query(f.q) is not None:
+            fts_hits = self._fts_hits(fts5_query(f.q))
+            if fts_hits > COMMON_HITS:
+                # "+" keeps the planner from starting at the 10k+ matches (and sorting them all); it reads
+                # the calls in list order and checks each against the matches instead.
+                base = base.join(search_docs, search_docs.c.call_id == calls.c.call_id)
+                where.append(sa.literal_column("+ws_search_docs.doc_id").in_(self._fts_rowids(fts5_query(f.q))))
+            else:
+                where.append(self._search_clause(f.q))
+        elif f.q:
             where.append(self._search_clause(f.q))
         if f.sort not in SORTS:
             raise VerdictError(f"sort {f.sort!r} is not one of {', '.join(SORTS)}")
@@ -437,24 +481,94 @@ class WorkspaceStore:
                  calls.c.call_id.desc() if f.descending else calls.c.call_id.asc()]
         per_page = max(1, min(int(f.per_page), 200))
         page = max(1, int(f.page))
-        query = (sa.select(calls.c.call_id, calls.c.agent_id, calls.c.team, calls.c.started_at, calls.c.language,
-                           calls.c.duration, scores.c.score.label("auto_score"), ev.c.reviewed_score, ev.c.state,
-                           scores.c.peak_stage, scores.c.final_stage, scores.c.complaint_class,
-                           open_appeals.label("open_appeals"))
-                 .select_from(base).where(*where).order_by(*order).limit(per_page).offset((page - 1) * per_page))
+        columns = (calls.c.call_id, calls.c.agent_id, calls.c.team, calls.c.started_at, calls.c.language,
+                   calls.c.duration, scores.c.score.label("auto_score"), ev.c.reviewed_score, ev.c.state,
+                   scores.c.peak_stage, scores.c.final_stage, scores.c.complaint_class,
+                   open_appeals.label("open_appeals"), key.label("sort_key"))
+        cursor = f.after or f.before
+        if cursor is None and page > MAX_NUMBERED_PAGE:
+            raise VerdictError(f"page {page} is past the {MAX_NUMBERED_PAGE} numbered pages: go on with Next / "
+                               f"Previous (they keep their place at any depth), or narrow the list with filters")
         # Counted up to COUNT_CAP: an exact count of 100k joined rows costs more than the page itself.
         capped = sa.select(calls.c.call_id).select_from(base).where(*where).limit(COUNT_CAP + 1).subquery()
         count = sa.select(sa.func.count()).select_from(capped)
         with self._tx("listing calls") as conn:
-            rows = conn.execute(query).mappings().all()
+            if cursor is None:
+                rows = list(conn.execute(sa.select(*columns).select_from(base).where(*where).order_by(*order)
+                                         .limit(per_page + 1).offset((page - 1) * per_page)).mappings())
+                more, rows = len(rows) > per_page, rows[:per_page]
+                has_prev = page > 1
+            else:
+                backwards = f.after is None
+                value, last_id = decode_cursor(cursor)
+                rows = self._seek(conn, columns, base, where, key, f.descending != backwards, value, last_id,
+                                  per_page + 1)
+                more, rows = len(rows) > per_page, rows[:per_page]
+                if backwards:
+                    rows.reverse()
+                has_prev = more if backwards else True
+                more = True if backwards else more
             t_rows = time.perf_counter()
-            total = conn.scalar(count)
-        listed = [CallListRow(**{**r, "state": r["state"] or "automatic"}) for r in rows]
+            only_search = fts_hits is not None and user.role in ("admin", "reviewer") and not any(
+                getattr(f, name) not in (None, "") for name in ("agent", "team", "start", "end", "language",
+                                                                "min_score", "max_score", "item", "status",
+                                                                "peak_stage", "complaint_class", "review"))
+            # A search and nothing else: its matches in the index are the count (every indexed call is listed).
+            total = fts_hits if only_search else conn.scalar(count)
+        listed = [CallListRow(**{**{k: v for k, v in r.items() if k != "sort_key"}, "state": r["state"] or "automatic"})
+                  for r in rows]
         done = time.perf_counter()
         return CallPage(listed, total, page, per_page,
-                        {"rows_ms": round((t_rows - started) * 1000, 1), "count_ms": round((done - t_rows) * 1000, 1)})
+                        {"rows_ms": round((t_rows - started) * 1000, 1), "count_ms": round((done - t_rows) * 1000, 1)},
+                        next_cursor=encode_cursor(rows[-1]["sort_key"], rows[-1]["call_id"]) if more and rows else None,
+                        prev_cursor=encode_cursor(rows[0]["sort_key"], rows[0]["call_id"]) if has_prev and rows else None)
+
+    def _seek(self, conn: Connection, columns: tuple, base: Any, where: list, key: Any, descending: bool,
+              value: Any, last_id: str, limit: int) -> list[Any]:
+        """Up to ``limit`` rows after (value, last_id) in the order (key, call_id), both ``descending``.
+
+        Rows with no sort value form their own segment: first or last as the database sorts NULLs
+        (PostgreSQL: NULLs largest; SQLite: smallest). Within the segment of the cursor the condition is
+        ``key <= value AND (key < value OR call_id < last_id)`` (mirrored ascending), whose first part an
+        index can seek on; later segments are read from their start.
+        """
+        def before(a: Any, b: Any) -> Any:
+            return a < b if descending else a > b
+
+        def up_to(a: Any, b: Any) -> Any:
+            return a <= b if descending else a >= b
+
+        order = [key.desc() if descending else key.asc(), calls.c.call_id.desc() if descending else calls.c.call_id.asc()]
+        nulls_first = self._pg == descending
+        if value is None:
+            segments = [sa.and_(key.is_(None), before(calls.c.call_id, last_id))]
+            if nulls_first:
+                segments.append(key.is_not(None))
+        else:
+            segments = [sa.and_(key.is_not(None), up_to(key, value),
+                                sa.or_(before(key, value), before(calls.c.call_id, last_id)))]
+            if not nulls_first:
+                segments.append(key.is_(None))
+        rows: list[Any] = []
+        for condition in segments:
+            rows += conn.execute(sa.select(*columns).select_from(base).where(*where, condition).order_by(*order)
+                                 .limit(limit - len(rows))).mappings().all()
+            if len(rows) >= limit:
+                break
+        return rows
 
     # ------------------------------------------------------------ full-text search
+    @staticmethod
+    def _fts_rowids(match: str) -> Any:
+        return sa.text("SELECT rowid FROM ws_search_fts WHERE ws_search_fts MATCH :match").bindparams(match=match)
+
+    def _fts_hits(self, match: str) -> int:
+        """How many indexed calls match, counted up to COUNT_CAP + 1 (~10 ms at 100k calls)."""
+        with self._tx("counting search matches") as conn:
+            return conn.exec_driver_sql(
+                "SELECT count(*) FROM (SELECT rowid FROM ws_search_fts WHERE ws_search_fts MATCH ? LIMIT ?)",
+                (match, COUNT_CAP + 1)).scalar_one()
+
     def _search_clause(self, q: str) -> Any:
         if self._pg:
             texts = phrase_texts(q)

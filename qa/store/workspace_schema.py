@@ -28,6 +28,7 @@ metadata = sa.MetaData()
 ROLES = ("admin", "reviewer", "lead", "agent")
 EVALUATION_STATES = ("automatic", "in_review", "reviewed")
 APPEAL_STATES = ("open", "accepted", "rejected")
+CALIBRATION_STATES = ("open", "closed")
 
 users = sa.Table(
     "ws_users", metadata,
@@ -156,7 +157,68 @@ def _m0010_workspace(conn: Connection) -> None:
         conn.exec_driver_sql(statement)
 
 
+# ---------------------------------------------------------------- calibration sessions (0011)
+cal_metadata = sa.MetaData()
+
+cal_sessions = sa.Table(
+    "ws_cal_sessions", cal_metadata,
+    sa.Column("session_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("created_by", sa.Text, nullable=False),
+    sa.Column("created_at", _TS, nullable=False),
+    sa.Column("state", sa.Text, nullable=False),  # open: reviewers evaluate blind; closed: results final
+    sa.Column("closed_at", _TS),
+    sqlite_autoincrement=True,
+)
+
+cal_calls = sa.Table(
+    "ws_cal_calls", cal_metadata,
+    sa.Column("session_id", sa.Integer, primary_key=True),
+    sa.Column("call_id", sa.Text, primary_key=True),
+    sa.Column("idx", sa.Integer, nullable=False),
+    # The machine's verdicts the reviewers are blind to, as they were when the session started
+    # ({"rubric_version", "items": {item: status}}): a later re-score does not move the comparison.
+    sa.Column("machine", _JSON, nullable=False),
+)
+
+cal_reviewers = sa.Table(
+    "ws_cal_reviewers", cal_metadata,
+    sa.Column("session_id", sa.Integer, primary_key=True),
+    sa.Column("username", sa.Text, primary_key=True),
+)
+
+cal_verdicts = sa.Table(
+    "ws_cal_verdicts", cal_metadata,
+    sa.Column("session_id", sa.Integer, primary_key=True),
+    sa.Column("call_id", sa.Text, primary_key=True),
+    sa.Column("reviewer", sa.Text, primary_key=True),
+    sa.Column("item_id", sa.Text, primary_key=True),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("note", sa.Text, nullable=False),
+    sa.Column("updated_at", _TS, nullable=False),
+)
+
+cal_submissions = sa.Table(
+    "ws_cal_submissions", cal_metadata,
+    sa.Column("session_id", sa.Integer, primary_key=True),
+    sa.Column("call_id", sa.Text, primary_key=True),
+    sa.Column("reviewer", sa.Text, primary_key=True),
+    sa.Column("submitted_at", _TS, nullable=False),
+)
+
+CALIBRATION_TABLES = (cal_sessions, cal_calls, cal_reviewers, cal_verdicts, cal_submissions)
+
+
+def _m0011_calibration_sessions(conn: Connection) -> None:
+    for table in CALIBRATION_TABLES:
+        conn.execute(CreateTable(table))
+    # "which open sessions is this reviewer blind in" runs on every list and call page
+    sa.Index("ix_ws_cal_reviewers_user", cal_reviewers.c.username).create(conn)
+    sa.Index("ix_ws_cal_calls_call", cal_calls.c.call_id).create(conn)
+
+
 #: Appended to ``qa.store.schema.MIGRATIONS`` (append only; never edit an applied one).
 WORKSPACE_MIGRATIONS: tuple[tuple[str, Callable[[Connection], None]], ...] = (
     ("0010_workspace", _m0010_workspace),
+    ("0011_calibration_sessions", _m0011_calibration_sessions),
 )

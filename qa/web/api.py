@@ -16,6 +16,7 @@ from qa.errors import NotFound
 from . import auth
 from .access import CSRF_HEADER, SESSION_COOKIE, check_csrf, client_address, require_role, viewer, ws_of
 from .views import call_json, parse_filter
+from qa.store.calibration_sessions import CalibrationStore
 
 router = APIRouter(prefix="/api", tags=["api"])
 Status = Literal["pass", "partial", "fail", "n/a"]
@@ -97,25 +98,36 @@ def api_calls(
     q: Annotated[Optional[str], Query(description="full-text search over the masked transcripts")] = None,
     sort: Literal["date", "score", "agent", "team", "duration"] = "date",
     order: Literal["asc", "desc"] = "desc",
-    page: Annotated[int, Query(ge=1)] = 1, per_page: Annotated[int, Query(ge=1, le=200)] = 50,
+    page: Annotated[int, Query(ge=1, description="numbered pages go to 20; further, follow next_cursor")] = 1,
+    per_page: Annotated[int, Query(ge=1, le=200)] = 50,
+    after: Annotated[Optional[str], Query(max_length=1200, description="next_cursor of the previous answer")] = None,
+    before: Annotated[Optional[str], Query(max_length=1200, description="prev_cursor of the previous answer")] = None,
 ) -> dict[str, Any]:
     who = viewer(request)
     ws, settings = ws_of(request), request.app.state.settings
     params = {"agent": agent, "team": team, "from": from_, "to": to, "language": language,
               "min_score": min_score, "max_score": max_score, "item": item, "status": status, "stage": stage,
               "class": class_, "review": review, "q": q, "sort": sort, "order": order, "page": page,
-              "per_page": per_page}
+              "per_page": per_page, "after": after, "before": before}
     f = parse_filter({k: str(v) for k, v in params.items() if v is not None}, settings)
     if f.q:
         ws.sync_search_if_due(settings.search_refresh_seconds)
     result = ws.list_calls(who.user, f)
-    return {"total": result.total, "total_exact": result.total_exact, "page": result.page, "per_page": result.per_page, "pages": result.pages,
-            "calls": [{**asdict(r), "score": r.score} for r in result.rows]}
+    blind = CalibrationStore(ws).blind_calls(who.user, [r.call_id for r in result.rows])
+    hidden = {"auto_score": None, "reviewed_score": None, "score": None, "state": None, "peak_stage": None,
+              "final_stage": None, "complaint_class": None}
+    return {"total": result.total, "total_exact": result.total_exact, "page": result.page, "per_page": result.per_page,
+            "pages": result.pages, "next_cursor": result.next_cursor, "prev_cursor": result.prev_cursor,
+            "calls": [{**asdict(r), "score": r.score, "blind": False} if r.call_id not in blind else
+                      {**asdict(r), **hidden, "blind": True} for r in result.rows]}
 
 
 @router.get("/calls/{call_id}", summary="One call's scorecard with reviewer verdicts and both scores")
 def api_call(call_id: str, request: Request) -> dict[str, Any]:
     who = viewer(request)
+    if ws_of(request).call_header(who.user, call_id) is None:
+        raise NotFound(f"no call {call_id!r}")
+    CalibrationStore(ws_of(request)).check_not_blind(who.user, call_id)
     return call_json(ws_of(request), who.user, call_id)
 
 
@@ -123,6 +135,7 @@ def _reviewable(request: Request, call_id: str):
     who = viewer(request)
     if ws_of(request).call_header(who.user, call_id) is None:
         raise NotFound(f"no call {call_id!r}")
+    CalibrationStore(ws_of(request)).check_not_blind(who.user, call_id)
     return who
 
 

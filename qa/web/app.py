@@ -46,7 +46,7 @@ def templates() -> jinja2.Environment:
 def create_app(store: Store | str | None = None, *, secure_cookies: bool = False,
                audio_roots: list[Path] | None = None, settings: WebSettings | None = None) -> FastAPI:
     """The app over a store (an open ``Store``, a URL, or None for the default SQLite store)."""
-    from . import api, pages
+    from . import api, calibration, pages
 
     opened = store if isinstance(store, Store) else Store.open(store)
     app = FastAPI(title="callqa reviewer workspace", version="1",
@@ -101,5 +101,7 @@ def create_app(store: Store | str | None = None, *, secure_cookies: bool = False
         return {"status": "ok"}
 
     app.include_router(api.router)
+    app.include_router(calibration.api_router)
     app.include_router(pages.router)
+    app.include_router(calibration.router)
     return app

@@ -23,6 +23,8 @@ from .access import (CSRF_FIELD, LOGIN_COOKIE, SESSION_COOKIE, Viewer, check_csr
 from .api import set_session_cookie
 from .audio import recording_file
 from .views import FILTER_FIELDS, call_page, parse_filter, rubric_items, timeline_png
+from qa.store.calibration_sessions import CalibrationStore
+from qa.store.workspace import MAX_NUMBERED_PAGE
 
 router = APIRouter(include_in_schema=False)
 LOGIN_ERRORS = {"wrong": "Wrong user name or password, or the account is disabled.",
@@ -113,11 +115,12 @@ def calls_page(request: Request) -> HTMLResponse:
     if f.q:
         ws.sync_search_if_due(settings.search_refresh_seconds)
     result = ws.list_calls(who.user, f)
+    blind = CalibrationStore(ws).blind_calls(who.user, [r.call_id for r in result.rows])
     teams, agents = ws.teams_and_agents(who.user)
-    kept = {k: v for k, v in params.items() if v and k != "page"}
+    kept = {k: v for k, v in params.items() if v and k not in ("page", "after", "before")}
 
-    def page_url(n: int) -> str:
-        return "/calls?" + urlencode({**kept, "page": n})
+    def page_url(n: int, **cursor: str) -> str:
+        return "/calls?" + urlencode({**kept, **cursor, "page": n})
 
     def sort_url(key: str) -> str:
         order = "asc" if f.sort == key and f.descending else "desc"
@@ -125,7 +128,8 @@ def calls_page(request: Request) -> HTMLResponse:
                                       "sort": key, "order": order})
 
     return render(request, "calls.html.j2", who=who, result=result, f=f, params=params, teams=teams,
-                  agents=agents, items=rubric_items(), page_url=page_url, sort_url=sort_url,
+                  agents=agents, items=rubric_items(), page_url=page_url, sort_url=sort_url, blind=blind,
+                  numbered=min(result.pages, MAX_NUMBERED_PAGE),
                   open_queue=len(ws.appeals(who.user, state="open")) if who.user.role != "agent" else 0,
                   quote=quote)
 
@@ -141,9 +145,12 @@ def _call_or_404(request: Request, who: Viewer, call_id: str) -> str:
 
 
 @router.get("/calls/{call_id}", response_class=HTMLResponse)
-def call_view(call_id: str, request: Request) -> HTMLResponse:
+def call_view(call_id: str, request: Request) -> Response:
     who = viewer(request)
     call_id = _call_or_404(request, who, call_id)
+    blind_in = CalibrationStore(ws_of(request)).blind_session_of(who.user, call_id)
+    if blind_in is not None:  # evaluating it blind: the scorecard would show the machine's verdicts
+        return _back(f"/calibration/{blind_in}/calls/{quote(call_id, safe='')}")
     model = call_page(ws_of(request), who.user, call_id, request.app.state.settings, request.app.state.audio_roots)
     return render(request, "call.html.j2", who=who, status_key=status_key, **model)
 
@@ -162,6 +169,7 @@ def call_audio(call_id: str, request: Request) -> FileResponse:
 @router.get("/calls/{call_id}/timeline.png")
 def call_timeline(call_id: str, request: Request) -> Response:
     who = viewer(request)
+    CalibrationStore(ws_of(request)).check_not_blind(who.user, call_id)
     png = timeline_png(ws_of(request), who.user, call_id)
     return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
 
@@ -172,6 +180,7 @@ async def verdict_submit(call_id: str, request: Request) -> Response:
     call_id = _call_or_404(request, who, call_id)
     data = await _form(request, who)
     require_role(who, "admin", "reviewer", "lead")
+    CalibrationStore(ws_of(request)).check_not_blind(who.user, call_id)
     item = data.get("item", "")
     ws_of(request).set_verdict(call_id, item, data.get("status", ""), data.get("note", ""), who.user.username)
     return _back(f"/calls/{quote(call_id, safe='')}#item-{quote(item, safe='')}")
@@ -183,6 +192,7 @@ async def evaluation_submit(call_id: str, request: Request) -> Response:
     call_id = _call_or_404(request, who, call_id)
     data = await _form(request, who)
     require_role(who, "admin", "reviewer", "lead")
+    CalibrationStore(ws_of(request)).check_not_blind(who.user, call_id)
     ws_of(request).set_evaluation(call_id, who.user.username, state=data.get("state") or None,
                                   comment=data.get("comment"))
     return _back(f"/calls/{quote(call_id, safe='')}#evaluation")

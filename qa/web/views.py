@@ -23,7 +23,7 @@ from .audio import recording_file
 from .settings import WebSettings
 
 FILTER_FIELDS = ("agent", "team", "from", "to", "language", "min_score", "max_score", "item", "status", "stage",
-                 "class", "review", "q", "sort", "order", "page", "per_page")
+                 "class", "review", "q", "sort", "order", "page", "per_page", "after", "before")
 
 
 class _PageCache:
@@ -72,6 +72,7 @@ def parse_filter(params: dict[str, str], settings: WebSettings) -> CallFilter:
         peak_stage=text("stage"), complaint_class=text("class"), review=text("review"), q=text("q"),
         sort=text("sort") or "date", descending=(text("order") or "desc") != "asc",
         page=max(1, number("page", int) or 1), per_page=max(1, min(per_page, settings.max_per_page)),
+        after=(params.get("after") or "").strip() or None, before=(params.get("before") or "").strip() or None,
     )
 
 
