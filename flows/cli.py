@@ -23,7 +23,7 @@ def nightly(
     store: StoreOpt = None,
     reports: Annotated[Path | None, typer.Option("--reports", help="write each reviewed call's page (HTML + scorecard JSON) and the night's index page and summary here", show_default="no files")] = None,
     concurrency: Annotated[int | None, typer.Option("--concurrency", min=1, help="calls reviewed at once", show_default="qa/data/nightly.yaml")] = None,
-    dask: Annotated[bool, typer.Option("--dask", help="run on a local Dask cluster (prefect-dask)")] = False,
+    dask: Annotated[bool, typer.Option("--dask", help="run on a local Dask cluster (prefect-dask)", show_default="off: threads in this process")] = False,
 ) -> None:
     """Review every new call in an archive (Prefect flow): new calls only, never twice, bad files quarantined.
 
