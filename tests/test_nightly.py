@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 from pathlib import Path
@@ -224,12 +225,14 @@ def test_rescore_all_keeps_old_scores_and_disputes(store, archive_dir, tmp_path)
     store.add_dispute("call-0000", item, "pass", note="heard it myself", reviewer="qa-lead")
     new_rubric = tmp_path / "rubric-v2.yaml"
     text = (REPO / "rubrics" / "default.yaml").read_text(encoding="utf-8")
-    new_rubric.write_text(text.replace("\nversion: 1\n", "\nversion: 2\n", 1), encoding="utf-8")
+    shipped = int(re.search(r"^version: (\d+)$", text, re.MULTILINE).group(1))
+    new_rubric.write_text(text.replace(f"\nversion: {shipped}\n", f"\nversion: {shipped + 1}\n", 1),
+                          encoding="utf-8")
 
     assert nightly.rescore_all(store, new_rubric) == 3
     versions = store.score_versions("call-0000")
-    assert [v.startswith("v1-") for v, _ in versions] == [True, False]
+    assert [v.startswith(f"v{shipped}-") for v, _ in versions] == [True, False]
     assert [current for _, current in versions] == [False, True]
-    assert store.load_scorecard("call-0000").rubric_version.startswith("v2-")
+    assert store.load_scorecard("call-0000").rubric_version.startswith(f"v{shipped + 1}-")
     assert [d.note for d in store.disputes("call-0000")] == ["heard it myself"]
     assert store.row_counts()["utterances"] == 15  # transcripts untouched: nothing transcribed again
