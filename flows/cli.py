@@ -30,7 +30,7 @@ def nightly(
     Exit codes: 0 every file reviewed or skipped; 1 the run failed (one line on stderr); 3 some files were
     quarantined tonight; 4 some calls failed for a reason not their own and are tried again next night.
     """
-    from flows.review import run_nightly
+    from flows.review import one_line, run_nightly
     from qa.pipeline.nightly import EXIT_RUN_FAILED, exit_code
 
     try:
@@ -38,6 +38,8 @@ def nightly(
                               progress=err.is_terminal)
     except CallqaError as exc:
         raise exit_with(exc, EXIT_RUN_FAILED)
+    except Exception as exc:  # noqa: BLE001 - under cron, one masked line and exit 1, never a traceback
+        raise exit_with(RuntimeError(one_line(exc)), EXIT_RUN_FAILED)
     raise typer.Exit(exit_code(summary))
 
 

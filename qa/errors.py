@@ -242,6 +242,15 @@ class OutsideArchiveError(ArchiveError):
     code = "E631"
 
 
+class NightRunError(CallqaError):
+    """The nightly run stopped part way for a reason that is not a file's (a bug); the message says where.
+
+    Calls already stored stay stored; the next night carries on from them.
+    """
+
+    code = "E650"
+
+
 class TransientFailure(CallqaError):
     """A failure that may pass if the same call is tried again in a moment."""
 
