@@ -2,7 +2,8 @@
 
 Counts per target: examples run, accepted, refused with a coded error (by
 code), crashes (anything not a ``CallqaError``, by exception type, with one
-example each), and the slowest example. The targets and their strategies are
+example each), the slowest example and the peak RSS. Each target runs in a
+child process of its own, so its peak RSS is its own, not the run's so far. The targets and their strategies are
 in tests/fuzz_targets.py (the test suite runs a few hundred of each).
 
     python bench/fuzz.py                       # 10^5 examples per target
@@ -14,6 +15,8 @@ from __future__ import annotations
 import argparse
 import collections
 import json
+import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -58,16 +61,37 @@ def fuzz(name: str, examples: int) -> dict:
     }
 
 
+def run_in_child(name: str, examples: int) -> dict:
+    """``fuzz(name)`` in a fresh process; adds its peak RSS (``wait4``'s rusage is that child's alone)."""
+    child = subprocess.Popen([sys.executable, __file__, "--examples", str(examples), "--targets", name, "--child"],
+                             stdout=subprocess.PIPE, text=True)
+    out = child.stdout.read()
+    _, status, usage = os.wait4(child.pid, 0)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    lines = [line for line in out.splitlines() if line.startswith("{")]
+    if not lines:
+        return {"target": name, "examples": 0, "crashes": {f"child exit {child.returncode}": 1},
+                "max_rss_mb": round(usage.ru_maxrss / 1024, 1)}
+    return {**json.loads(lines[-1]), "max_rss_mb": round(usage.ru_maxrss / 1024, 1)}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--examples", type=int, default=100_000)
     parser.add_argument("--targets", default=",".join(TARGETS))
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        print(json.dumps(fuzz(args.targets, args.examples), ensure_ascii=False), flush=True)
+        return 0
     crashed = 0
     for name in args.targets.split(","):
-        report = fuzz(name, args.examples)
+        report = run_in_child(name, args.examples)
         crashed += sum(report["crashes"].values())
         print(json.dumps(report, ensure_ascii=False), flush=True)
+        print(f"{name}: {report['examples']} examples, {sum(report.get('coded', {}).values())} coded errors, "
+              f"{sum(report['crashes'].values())} crashes, max {report.get('slowest_s', '?')} s per example, "
+              f"max RSS {report['max_rss_mb']} MB", file=sys.stderr, flush=True)
     return 1 if crashed else 0
 
 

@@ -12,8 +12,11 @@ data) are not copied into Prefect's own storage.
 
 from __future__ import annotations
 
+import functools
+import logging
 import sys
 import time
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +30,83 @@ from prefect.task_runners import ThreadPoolTaskRunner
 import flows  # noqa: F401  - Prefect environment defaults, before Prefect is imported
 from qa.pipeline import archive as qa_archive
 from qa.pipeline import nightly
+from qa.errors import CallqaError, NightRunError
 from qa.pipeline.ingest import is_transcript_file
+from qa.privacy.callid import mask_text
 
 SETTINGS = nightly.load_settings()
+
+
+def _where(exc: BaseException) -> str:
+    frames = traceback.extract_tb(exc.__traceback__)
+    return f"{Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else "?"
+
+
+def one_line(exc: BaseException) -> str:
+    """An error as one masked line: callqa's own message, or the type, message and place of anything else."""
+    if isinstance(exc, CallqaError):
+        text = str(exc)
+    else:
+        text = f"{type(exc).__name__}: {exc} (at {_where(exc)})"
+    return mask_text(" ".join(text.split()), personal_only=True)
+
+
+class OneLineErrors(logging.Filter):
+    """Prefect's run loggers write an exception as one masked line, never a traceback.
+
+    Tracebacks go to the terminal, cron mail and Prefect's database (the API
+    log handler), and their exception messages and chained causes can quote
+    a call's content; the place in the code is kept, as ``(at file:line)``.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        message = record.getMessage()
+        if exc is not None and not isinstance(exc, CallqaError) and "(at " not in message:
+            message += f" (at {_where(exc)})"
+        record.msg, record.args = mask_text(message, personal_only=True), ()
+        record.exc_info, record.exc_text, record.stack_info = None, None, None
+        return True
+
+
+#: The loggers Prefect writes flow and task runs (and their failures) to.
+RUN_LOGGERS = ("prefect.flow_runs", "prefect.task_runs")
+for _name in RUN_LOGGERS:
+    if not any(isinstance(f, OneLineErrors) for f in logging.getLogger(_name).filters):
+        logging.getLogger(_name).addFilter(OneLineErrors())
+
+
+def night_stopped(exc: BaseException) -> NightRunError:
+    """E650 for a bug that stopped the night part way, as one masked line."""
+    return NightRunError(f"the nightly run stopped part way: {one_line(exc)}; calls already stored stay stored, "
+                         f"the next night carries on")
+
+
+def _masked_failures(fn=None, *, stops_night: bool = True):
+    """A task's failure as a callqa error with one masked line, so Prefect's state message quotes nothing raw.
+
+    Prefect writes ``Task run encountered an exception <type>: <message>`` into
+    the task run's state (its database); a bug whose message quotes a file
+    name or a line would land there unmasked. Errors that may pass stay
+    retryable (``TransientFailure``); anything else is ``NightRunError``
+    (for one call's task, whose failure the night records and carries past,
+    without saying the night stopped).
+    """
+    if fn is None:
+        return functools.partial(_masked_failures, stops_night=stops_night)
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except CallqaError:
+            raise
+        except Exception as exc:
+            if nightly.is_transient(exc):
+                raise nightly.TransientFailure(one_line(exc)) from None
+            raise (night_stopped(exc) if stops_night else NightRunError(one_line(exc))) from None
+
+    return wrapper
 
 
 def _only_transient(task: Any, task_run: Any, state: Any) -> bool:
@@ -43,6 +120,7 @@ _TASK = dict(retries=len(SETTINGS.retry_delays), retry_delay_seconds=list(SETTIN
 
 
 @task(name="plan-night", **_TASK)
+@_masked_failures
 def plan_task(archive_dir: str, store_url: str | None, settle_seconds: float | None) -> nightly.Plan:
     settings = qa_archive.load_settings(settle_seconds=settle_seconds)
     plan = nightly.plan_night(nightly.open_store(store_url), archive_dir, settings)
@@ -54,6 +132,7 @@ def plan_task(archive_dir: str, store_url: str | None, settle_seconds: float | N
 
 
 @task(name="review-call", task_run_name="review {job.shown}", **_TASK)
+@_masked_failures(stops_night=False)
 def review_task(job: nightly.Job, store_url: str | None, model_threads: int | None, run_id: int | None,
                 reports_dir: str | None) -> nightly.Outcome:
     outcome = nightly.review_job(nightly.open_store(store_url), job, nightly.review_options(model_threads), run_id,
@@ -71,6 +150,7 @@ def review_task(job: nightly.Job, store_url: str | None, model_threads: int | No
 
 
 @task(name="finish-night", **_TASK)
+@_masked_failures
 def finish_task(store_url: str | None, plan: nightly.Plan, outcomes: list[nightly.Outcome], wall_seconds: float,
                 reports_dir: str | None) -> dict[str, Any]:
     return nightly.finish_night(nightly.open_store(store_url), plan, outcomes, wall_seconds,
@@ -156,7 +236,23 @@ def nightly_review(archive: str, store_url: str | None = None, reports_dir: str 
                    concurrency: int | None = None, task_runner: str = "threads", model_threads: int | None = None,
                    settle_seconds: float | None = None, dask_address: str | None = None,
                    progress: bool = False) -> dict[str, Any]:
-    """Review every new call in ``archive`` (recursively) and store each result; returns the run summary."""
+    """Review every new call in ``archive`` (recursively) and store each result; returns the run summary.
+
+    Anything but a callqa error that stops the run part way becomes ``NightRunError``
+    (E650): one masked line in the run's state, logs and the command's stderr.
+    """
+    try:
+        return _nightly_review(archive, store_url, reports_dir, concurrency, task_runner, model_threads,
+                               settle_seconds, dask_address, progress)
+    except CallqaError:
+        raise
+    except Exception as exc:
+        raise night_stopped(exc) from None
+
+
+def _nightly_review(archive: str, store_url: str | None, reports_dir: str | None, concurrency: int | None,
+                    task_runner: str, model_threads: int | None, settle_seconds: float | None,
+                    dask_address: str | None, progress: bool) -> dict[str, Any]:
     started = time.perf_counter()
     concurrency = concurrency or SETTINGS.concurrency
     plan = plan_task(str(archive), store_url, settle_seconds)
@@ -199,12 +295,18 @@ def run_nightly(archive: str | Path, store_url: str | None = None, reports_dir: 
     folder or an unreachable database is one coded error, not a failed flow's
     tracebacks.
     """
-    from qa.errors import ArchiveError
+    from qa.errors import ArchiveError, OutputError
 
     root = Path(archive).expanduser()
     if not root.is_dir():
         raise ArchiveError(f"{root}: no such folder; pass the archive directory that holds the recordings")
     nightly.open_store(store_url)
+    if reports_dir is not None:
+        try:
+            Path(reports_dir).expanduser().mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"--reports {reports_dir}: cannot be used as the reports folder "
+                              f"({exc.strerror or exc})") from None
     summary = nightly_review(str(Path(archive).expanduser()), store_url,
                              str(reports_dir) if reports_dir is not None else None, concurrency,
                              "dask" if use_dask else "threads", progress=progress and sys.stderr.isatty())

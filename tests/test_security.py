@@ -303,6 +303,115 @@ def test_scan_never_leaves_the_archive(tmp_path) -> None:
         assert "root:x" not in json.dumps(summary) and "to-etc.txt: skipped" in json.dumps(summary)
 
 
+SECRET = "root:x:0:0:SECRET-LINE"
+
+
+def _swap_for_link(path: Path, target: Path) -> None:
+    """What an attacker does between the scan and the read: the listed name now points elsewhere."""
+    path.unlink()
+    path.symlink_to(target)
+
+
+def _planned(tmp_path: Path, names: tuple[str, ...] = ("day/a.txt", "day/b.txt")) -> tuple[Path, Path, Store]:
+    archive = tmp_path / "archive"
+    for name in names:
+        (archive / name).parent.mkdir(parents=True, exist_ok=True)
+        (archive / name).write_text(_text_call(Path(name).stem), encoding="utf-8")
+        backdate(archive / name)
+    secret = tmp_path / "outside" / "a.txt"
+    secret.parent.mkdir()
+    secret.write_text(f"# language: en\n0 1 agent {SECRET}\n0 1 {SECRET}\n", encoding="utf-8")
+    return archive, secret, Store.open(f"sqlite:///{tmp_path / 'callqa.db'}")
+
+
+def _leaks(store: Store, summary: dict, outcomes: list) -> str:
+    return json.dumps([summary, [o.__dict__ for o in outcomes], [e.reason for e in store.quarantined()]],
+                      default=str)
+
+
+def test_a_file_swapped_for_a_link_after_the_scan_is_never_read(tmp_path) -> None:
+    """The race between the scan's link check and the read: the read opens without following links."""
+    archive, secret, store = _planned(tmp_path)
+    with store:
+        plan = nightly.plan_night(store, archive)
+        assert [j.rel for j in plan.jobs] == ["day/a.txt", "day/b.txt"]
+        _swap_for_link(archive / "day" / "a.txt", secret)
+        outcomes = [nightly.review_job(store, job, None, plan.run_id) for job in plan.jobs]
+        summary = nightly.finish_night(store, plan, outcomes, 1.0)
+        assert [o.status for o in outcomes] == ["quarantined", "reviewed"]
+        assert outcomes[0].error_class == "OutsideArchiveError" and "E631" in outcomes[0].reason
+        assert "not read" in outcomes[0].reason
+        assert store.load_transcript("b") is not None and SECRET not in _leaks(store, summary, outcomes)
+        assert nightly.exit_code(summary) == nightly.EXIT_QUARANTINED
+
+
+def test_a_folder_swapped_for_a_link_after_the_scan_is_never_read(tmp_path) -> None:
+    """A link higher up the path: O_NOFOLLOW alone would follow it; the opened file's real path is checked."""
+    archive, secret, store = _planned(tmp_path)
+    with store:
+        plan = nightly.plan_night(store, archive)
+        (archive / "day").rename(archive / ".day-moved")
+        (archive / "day").symlink_to(secret.parent, target_is_directory=True)
+        (secret.parent / "b.txt").write_text(secret.read_text(encoding="utf-8"), encoding="utf-8")
+        outcomes = [nightly.review_job(store, job, None, plan.run_id) for job in plan.jobs]
+        summary = nightly.finish_night(store, plan, outcomes, 1.0)
+        assert {o.status for o in outcomes} == {"quarantined"}
+        assert {o.error_class for o in outcomes} == {"OutsideArchiveError"}
+        assert "outside the archive" in outcomes[0].reason and SECRET not in _leaks(store, summary, outcomes)
+
+
+def test_a_file_swapped_between_scan_and_hashing_is_not_hashed(tmp_path) -> None:
+    archive, secret, store = _planned(tmp_path)
+    found = scan(archive, load_settings(settle_seconds=0))
+    _swap_for_link(archive / "day" / "a.txt", secret)
+    with store:
+        from qa.pipeline.archive import index
+
+        indexed = index(store, found.files, found.root)
+        assert [h.file.rel for h in indexed.files] == ["day/b.txt"]
+        ((unread, why),) = indexed.unreadable
+        assert unread.rel == "day/a.txt" and "not read" in why and SECRET not in why
+
+
+def test_a_fifo_swapped_in_cannot_hang_the_night(tmp_path) -> None:
+    archive, _secret, store = _planned(tmp_path)
+    with store:
+        plan = nightly.plan_night(store, archive)
+        (archive / "day" / "a.txt").unlink()
+        os.mkfifo(archive / "day" / "a.txt")
+        outcome = nightly.review_job(store, plan.jobs[0], None, plan.run_id)
+        assert (outcome.status, outcome.error_class) == ("quarantined", "OutsideArchiveError")
+        assert "not a regular file" in outcome.reason
+
+
+def test_readers_read_the_file_opened_once_not_its_name_again(tmp_path) -> None:
+    """Once pinned, swapping the name changes nothing: every reader reads the opened file."""
+    from qa.pipeline.archive import pinned
+    from qa.pipeline.ingest import read_or_transcribe
+
+    archive, secret, _store = _planned(tmp_path, ("a.txt",))
+    _store.close()
+    with pinned(archive / "a.txt", archive) as content:
+        assert str(content).startswith("/proc/self/fd/")
+        _swap_for_link(archive / "a.txt", secret)
+        transcript, _ = read_or_transcribe(archive / "a.txt", content=content)
+    assert transcript.call_id == "a" and SECRET not in json.dumps(transcript.utterances, default=str)
+    assert "My internet dropped" in " ".join(u.text for u in transcript.utterances)
+
+
+def test_a_sidecar_or_manifest_that_is_a_link_is_refused_not_read(tmp_path) -> None:
+    archive, secret, store = _planned(tmp_path, ("s/a.txt", "m/b.txt"))
+    (archive / "s" / "a.txt.json").symlink_to(secret)
+    (archive / "m" / "manifest.csv").symlink_to(secret)
+    with store:
+        plan = nightly.plan_night(store, archive)
+        outcomes = [nightly.review_job(store, job, None, plan.run_id) for job in plan.jobs]
+        summary = nightly.finish_night(store, plan, outcomes, 1.0)
+        assert [(o.rel, o.status, o.error_class) for o in outcomes] == [
+            ("m/b.txt", "quarantined", "MetadataError"), ("s/a.txt", "quarantined", "MetadataError")]
+        assert all("is a link" in o.reason for o in outcomes) and SECRET not in _leaks(store, summary, outcomes)
+
+
 def test_output_path_refuses_every_trick(tmp_path) -> None:
     for trick in TRICKS.values():
         with pytest.raises(CallIdError):

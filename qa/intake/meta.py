@@ -14,8 +14,11 @@ or start time empty) gets a warning on that call, not a silent default.
 from __future__ import annotations
 
 import csv
+import errno
 import functools
 import io
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -122,10 +125,26 @@ def _to_meta(raw: dict[str, Any], path: Path, where: str) -> tuple[CallMeta, boo
     ), bool(model.call_id)
 
 
+_NO_LINK = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
 def _read_bounded(path: Path, limit: int, what: str) -> str:
-    """A metadata file's text: at most ``limit`` bytes, UTF-8 (a bad byte is reported with its line)."""
+    """A metadata file's text: at most ``limit`` bytes, UTF-8 (a bad byte is reported with its line).
+
+    Opened without following a link and only if it is a regular file: a
+    sidecar or manifest swapped for a link to ``/etc/passwd`` (or a FIFO) is
+    refused, never read.
+    """
     try:
-        with path.open("rb") as fh:
+        fd = os.open(path, _NO_LINK)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise MetadataError(f"{path}: the {what} is a link; metadata is read only from plain files") from exc
+        raise MetadataError(f"{path}: cannot read the {what} ({exc.strerror or exc})") from exc
+    try:
+        with os.fdopen(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                raise MetadataError(f"{path}: the {what} is not a regular file")
             raw = fh.read(limit + 1)
     except OSError as exc:
         raise MetadataError(f"{path}: cannot read the {what} ({exc.strerror or exc})") from exc

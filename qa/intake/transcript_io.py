@@ -439,11 +439,15 @@ RENDERERS = {"json": dumps, "txt": to_timed_text, "srt": to_srt}
 TRANSCRIPT_SUFFIXES = (".json", ".txt", ".tsv")
 
 
-def read_transcript(path: Path) -> Transcript:
-    """Read a transcript file (JSON form or timed text) from disk, within the limits of qa/data/limits.yaml."""
+def read_transcript(path: Path, content: Path | None = None) -> Transcript:
+    """Read a transcript file (JSON form or timed text) from disk, within the limits of qa/data/limits.yaml.
+
+    ``content``: read the bytes there instead (a file already opened safely,
+    ``/proc/self/fd/N``); the name and the messages stay ``path``'s.
+    """
     path = Path(path)
     bound = limits().transcripts.max_bytes
-    with path.open("rb") as fh:
+    with Path(content or path).open("rb") as fh:
         raw = fh.read(bound + 1)
     check_bytes(len(raw), bound, str(path), "the transcript")
     try:

@@ -11,13 +11,19 @@ Which names count as calls (audio and transcript extensions, sidecars,
 partial copies) is in ``qa/data/archive.yaml``. The scan never leaves the
 archive: a symlink is followed only to a file inside it; links out of it,
 links to folders, dangling links and link loops are skipped with a note.
+Every later read of a listed file goes through ``pinned``, which opens it
+without following links and checks the opened file, so a file swapped for a
+link between the scan and the read is still never read outside the archive.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
@@ -26,7 +32,7 @@ from pydantic import Field
 
 from qa.common.settings import Settings, shipped
 from qa.common.settings import load_settings as load_yaml_settings
-from qa.errors import ArchiveError, ConfigError
+from qa.errors import ArchiveError, ConfigError, OutsideArchiveError
 from qa.speech.audio import file_sha256
 
 Kind = Literal["audio", "transcript"]
@@ -204,6 +210,63 @@ def scan(root: Path | str, settings: ArchiveSettings | None = None, now: float |
     return result
 
 
+_PROC_FD = Path("/proc/self/fd")
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def _open_no_link(path: str) -> int:
+    try:
+        return os.open(path, _OPEN_FLAGS)
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            raise
+    # The name is a link (the scan only lists links to files inside the archive): open its target
+    # the same way; the check on the opened file below decides whether it may be read.
+    try:
+        return os.open(os.path.realpath(path, strict=True), _OPEN_FLAGS)
+    except (OSError, RuntimeError) as exc:
+        raise OutsideArchiveError(f"{path}: a broken link or a link loop since the scan; not read") from exc
+
+
+def _opened_path(fd: int, path: str) -> str:
+    """Where the opened file really is: /proc/self/fd names it; elsewhere the resolved name, checked by inode."""
+    if _PROC_FD.is_dir():
+        return os.readlink(_PROC_FD / str(fd))
+    real = os.path.realpath(path)
+    opened, named = os.fstat(fd), os.stat(real)
+    if (opened.st_dev, opened.st_ino) != (named.st_dev, named.st_ino):
+        raise OutsideArchiveError(f"{path}: changed while it was opened; not read")
+    return real
+
+
+@contextmanager
+def pinned(path: str | Path, root: str | Path) -> Iterator[Path]:
+    """Open an archive file once, safely, and yield a path that names exactly that open file.
+
+    The scan checks links when it lists a file, but the file (or a folder on
+    its way) can be swapped for a link to ``/etc/passwd`` before the readers
+    open it. So the file is opened here without following a link
+    (``O_NOFOLLOW``; a link the scan accepted is resolved and its target
+    opened the same way), must be a regular file (``O_NONBLOCK``: a FIFO
+    cannot hang the night), and the opened file's real path must lie inside
+    ``root``. Readers then open ``/proc/self/fd/N``: the very file checked,
+    whatever happens to its name meanwhile. Raises ``OutsideArchiveError``
+    (quarantined) or ``OSError``.
+    """
+    path, base = str(path), os.path.realpath(root)
+    fd = _open_no_link(path)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OutsideArchiveError(f"{path}: not a regular file any more (a folder, FIFO or device); not read")
+        real = _opened_path(fd, path)
+        if os.path.commonpath([base, real]) != base:
+            raise OutsideArchiveError(f"{path}: now leads outside the archive (swapped for a link since the scan); "
+                                      f"not read")
+        yield (_PROC_FD / str(fd)) if _PROC_FD.is_dir() else Path(real)
+    finally:
+        os.close(fd)
+
+
 @dataclass(frozen=True)
 class HashedFile:
     file: ArchiveFile
@@ -227,8 +290,11 @@ class FileIndex(Protocol):
     def remember_files(self, entries: Iterable[tuple[str, int, int, str]]) -> None: ...
 
 
-def index(store: FileIndex, files: list[ArchiveFile]) -> Indexed:
-    """Content hashes for ``files``: reused from the store when size and mtime match, else computed and remembered."""
+def index(store: FileIndex, files: list[ArchiveFile], root: str | Path | None = None) -> Indexed:
+    """Content hashes for ``files``: reused from the store when size and mtime match, else computed and remembered.
+
+    With ``root`` (the nightly run) each file is read through ``pinned``: never outside the archive.
+    """
     started = time.perf_counter()
     known = store.known_files((f.path, f.size, f.mtime_ns) for f in files)
     result = Indexed()
@@ -239,7 +305,14 @@ def index(store: FileIndex, files: list[ArchiveFile]) -> Indexed:
             result.files.append(HashedFile(f, sha, rehashed=False))
             continue
         try:
-            sha = file_sha256(Path(f.path))
+            if root is None:
+                sha = file_sha256(Path(f.path))
+            else:
+                with pinned(f.path, root) as opened:
+                    sha = file_sha256(opened)
+        except OutsideArchiveError as exc:
+            result.unreadable.append((f, str(exc)))
+            continue
         except OSError as exc:
             result.unreadable.append((f, f"cannot read the file ({exc.strerror or exc}); check its permissions"))
             continue

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from qa.errors import CallqaError
 from qa.intake.meta import MetaLookup, lookup_meta
 from qa.intake.transcript_io import TRANSCRIPT_SUFFIXES, read_transcript
 from qa.privacy.callid import mask_text, settle_call_id
@@ -27,15 +28,27 @@ def is_transcript_file(path: Path) -> bool:
 
 
 def read_or_transcribe(
-    path: Path, options: TranscribeOptions | None = None, progress: Progress | None = None
+    path: Path, options: TranscribeOptions | None = None, progress: Progress | None = None,
+    content: Path | None = None,
 ) -> tuple[Transcript, Recording | None]:
-    """The transcript for ``path`` and, for audio, the probed recording (so callers need not probe it again)."""
+    """The transcript for ``path`` and, for audio, the probed recording (so callers need not probe it again).
+
+    ``content`` is where the bytes are read when not from ``path`` itself: the
+    nightly run passes the file it opened once inside the archive
+    (``/proc/self/fd/N``, see ``qa.pipeline.archive.pinned``); the name,
+    the sidecars and every message still come from ``path``.
+    """
     path = Path(path)
     found = settle_meta(lookup_meta(path), path)
     if is_transcript_file(path):
-        return with_meta(read_transcript(path), found, path), None
-    recording = probe(path, found.meta)
-    transcript = transcribe(recording, options, progress)
+        return with_meta(read_transcript(path, content=content), found, path), None
+    try:
+        recording = probe(content or path, found.meta)
+        transcript = transcribe(recording, options, progress)
+    except CallqaError as exc:
+        if content is not None:  # say the file's name, not /proc/self/fd/N
+            exc.args = tuple(a.replace(str(content), str(path)) if isinstance(a, str) else a for a in exc.args)
+        raise
     source = {**transcript.source, "path": mask_text(str(path), personal_only=True)}
     if found.warnings:
         source["metadata_warnings"] = list(found.warnings)

@@ -36,6 +36,7 @@ from qa.errors import (
     ConfigError,
     DuplicateContent,
     MetadataError,
+    OutsideArchiveError,
     StoreUnavailable,
     TranscriptFormatError,
     TransientFailure,
@@ -53,7 +54,7 @@ SETTINGS_FILE = shipped("nightly.yaml")
 #: Failures that are the file's own: quarantine, do not retry.
 QUARANTINE_ERRORS: tuple[type[BaseException], ...] = (
     AudioError, TranscriptFormatError, MetadataError, UnsupportedLanguageError, PermissionError, UnicodeError,
-    CallIdTaken,
+    CallIdTaken, OutsideArchiveError,
 )
 
 #: ``callqa nightly`` exit codes (README, "Running every night"): every file reviewed or skipped ...
@@ -120,10 +121,13 @@ class Job:
     sha256: str
     size: int
     shown: str = ""  # rel with phone/card/ID numbers masked: what logs and Prefect see
+    root: str = ""  # the archive: the file is read only inside it (default: the file's folder)
 
     def __post_init__(self) -> None:
         if not self.shown:
             object.__setattr__(self, "shown", mask_text(self.rel, personal_only=True))
+        if not self.root:
+            object.__setattr__(self, "root", str(Path(self.path).parent))
 
 
 @dataclass
@@ -143,7 +147,7 @@ def plan_night(store: Store, archive_dir: Path | str, settings: archive.ArchiveS
     root = str(Path(archive_dir).expanduser().resolve())
     found = archive.scan(root, settings)
     run_id = store.start_run(root)
-    indexed = archive.index(store, found.files)
+    indexed = archive.index(store, found.files, found.root)
     for f, why in indexed.unreadable:
         store.quarantine(f.path, None, mask_text(why), "UnreadableFile", run_id)
     reviewed = store.reviewed_hashes()
@@ -161,7 +165,7 @@ def plan_night(store: Store, archive_dir: Path | str, settings: archive.ArchiveS
             counts["duplicates"] += 1  # same content twice in the archive: review it once
         else:
             seen.add(h.sha256)
-            jobs.append(Job(h.file.path, h.file.rel, h.file.kind, h.sha256, h.file.size))
+            jobs.append(Job(h.file.path, h.file.rel, h.file.kind, h.sha256, h.file.size, root=found.root))
     counts["jobs"] = len(jobs)
     for key in ("already_reviewed", "quarantined_before", "duplicates"):
         counts.setdefault(key, 0)
@@ -212,7 +216,10 @@ def review_job(store: Store, job: Job, options: ReviewOptions | None = None, run
                       job.sha256)
     try:
         outputs = Outputs(Path(reports_dir), transcript=False) if reports_dir is not None else None
-        kept = review_and_store(Path(job.path), options or review_options(), store, outputs, sha256=job.sha256)
+        # Read through the file opened once, inside the archive (archive.pinned): no swap for a link counts.
+        with archive.pinned(job.path, job.root) as content:
+            kept = review_and_store(Path(job.path), options or review_options(), store, outputs, sha256=job.sha256,
+                                    content=content)
         transcript, card = kept.review.transcript, kept.review.scorecard
         outcome.call_id = transcript.call_id
         outcome.sha256 = transcript.source.get("sha256") or job.sha256  # audio is hashed again while probed

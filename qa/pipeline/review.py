@@ -74,12 +74,14 @@ def review_transcript(
     return transcript, findings, scorecard
 
 
-def review_file(path: Path, options: ReviewOptions | None = None, progress: Progress | None = None) -> Review:
+def review_file(path: Path, options: ReviewOptions | None = None, progress: Progress | None = None,
+                content: Path | None = None) -> Review:
+    """Review one call; ``content`` (see ``read_or_transcribe``) is where its bytes are read when not ``path``."""
     options = options or ReviewOptions()
     path = Path(path)
     timings: dict[str, Any] = {}
     started = time.perf_counter()
-    transcript, recording = read_or_transcribe(path, options.transcribe, progress)
+    transcript, recording = read_or_transcribe(path, options.transcribe, progress, content=content)
     timings["transcribe"] = time.perf_counter() - started
     acoustics = None
     if recording is not None and options.acoustics:
@@ -128,13 +130,14 @@ class Kept:
 
 def review_and_store(path: Path, options: ReviewOptions | None = None, store: Any = None,
                      outputs: Outputs | None = None, progress: Progress | None = None,
-                     sha256: str | None = None) -> Kept:
+                     sha256: str | None = None, content: Path | None = None) -> Kept:
     """Review ``path``, write its files as one set, then store it; the files are rolled back if the store refuses.
 
     ``store`` is a ``qa.store.Store`` or None. ``sha256`` is the content hash
     when the caller has it (the nightly scan); else it is computed.
+    ``content`` is the already opened file to read (``qa.pipeline.archive.pinned``).
     """
-    review = review_file(path, options, progress)
+    review = review_file(path, options, progress, content)
     return keep(review, path, store, outputs, sha256)
 
 

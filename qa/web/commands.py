@@ -21,7 +21,7 @@ from qa.errors import CallqaError
 users_app = typer.Typer(no_args_is_help=True, help="Workspace accounts: add, list, disable.")
 err = Console(stderr=True)
 out = Console()
-StoreOpt = Annotated[Optional[str], typer.Option("--store", help="database URL [default: SQLite in the data dir]")]
+StoreOpt = Annotated[Optional[str], typer.Option("--store", help="database URL", show_default="$CALLQA_DB_URL, else callqa.db in the data dir")]
 
 
 class Role(str, Enum):
@@ -54,8 +54,8 @@ def _fail(exc: CallqaError) -> None:
 def users_add(
     name: Annotated[str, typer.Argument(help="user name (letters, digits, . _ @ -)")],
     role: Annotated[Role, typer.Option("--role", help="admin, reviewer, lead or agent")],
-    team: Annotated[Optional[list[str]], typer.Option("--team", help="a lead's team (repeat for more)")] = None,
-    agent_id: Annotated[Optional[str], typer.Option("--agent-id", help="an agent's id in the calls' metadata")] = None,
+    team: Annotated[Optional[list[str]], typer.Option("--team", help="a lead's team (repeat for more)", show_default="none")] = None,
+    agent_id: Annotated[Optional[str], typer.Option("--agent-id", help="an agent's id in the calls' metadata", show_default="none")] = None,
     store: StoreOpt = None,
 ) -> None:
     """Add a user; the password is asked for (or read from stdin), never given as an argument."""
@@ -102,8 +102,8 @@ def serve(
     store: StoreOpt = None,
     host: Annotated[str, typer.Option("--host", help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="port")] = 8000,
-    secure_cookies: Annotated[bool, typer.Option("--secure-cookies", help="mark cookies Secure (behind HTTPS)")] = False,
-    audio_root: Annotated[Optional[list[Path]], typer.Option("--audio-root", help="only stream recordings inside this folder (repeatable)")] = None,
+    secure_cookies: Annotated[bool, typer.Option("--secure-cookies", help="mark cookies Secure (behind HTTPS)", show_default="off")] = False,
+    audio_root: Annotated[Optional[list[Path]], typer.Option("--audio-root", help="only stream recordings inside this folder (repeatable)", show_default="none: any recording a stored call names")] = None,
 ) -> None:
     """The reviewer workspace in the browser: calls, scorecards, verdicts, appeals, coaching."""
     import uvicorn
