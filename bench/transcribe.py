@@ -9,6 +9,11 @@ options (beam 5, no VAD, conditioning on previous text).
 
     python bench/transcribe.py                 # clips + sample call, all configurations
     python bench/transcribe.py --long 3        # also a 3-hour stereo recording: peak RSS
+    python bench/transcribe.py --sample-only --configs "naive faster-whisper" \
+        "callqa (default: beam 1, VAD)" "callqa batched (8 pieces a pass)"   # naive vs piece by piece vs batched
+
+"x RT" is audio seconds per wall second, which is also audio hours per wall hour.
+Every table line ends with the machine load (1-minute average) when it was measured.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -31,6 +37,7 @@ SAMPLE_REF = REPO / "samples" / "complaint_zh" / "reference.txt"
 
 CONFIGS = {
     "callqa (default: beam 1, VAD)": {"beam_size": 1, "vad_filter": True},
+    "callqa batched (8 pieces a pass)": {"beam_size": 1, "vad_filter": True, "batch_size": 8},
     "callqa beam 5, VAD": {"beam_size": 5, "vad_filter": True},
     "callqa beam 1, no VAD": {"beam_size": 1, "vad_filter": False},
     "callqa beam 5, no VAD": {"beam_size": 5, "vad_filter": False},
@@ -176,20 +183,24 @@ def main() -> None:
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--configs", nargs="*", default=list(CONFIGS), help="configurations to run")
     parser.add_argument("--long", type=float, default=0, help="also transcribe an N-hour stereo call (peak RSS)")
+    parser.add_argument("--sample-only", action="store_true", help="only the sample call")
     parser.add_argument("files", nargs="*")
     args = parser.parse_args()
     if args.worker:
         worker(args.worker, args.files)
         return
     items = clips()
+    if args.sample_only:
+        items = [item for item in items if item[0] == SAMPLE]
     files = [str(p) for p, _, _ in items]
     print(f"{len(items)} recordings, {sum(1 for _ in items)} with references; 2-core CPU, int8\n")
-    header = f"{'configuration':32} {'lang':4} {'audio s':>8} {'wall s':>7} {'RTF':>6} {'x RT':>6} {'peak MB':>8} {'CER/WER':>8}"
+    header = f"{'configuration':32} {'lang':4} {'audio s':>8} {'wall s':>7} {'RTF':>6} {'x RT':>6} {'peak MB':>8} {'CER/WER':>8} {'load':>5}"
     print(header)
     print("-" * len(header))
     sample_rows = []
     for name in args.configs:
         report = run_config(name, files)
+        load = os.getloadavg()[0]
         by_lang: dict[str, list] = {}
         for item, result in zip(items, report["results"]):
             errs = score(item, result)
@@ -201,7 +212,7 @@ def main() -> None:
             wall = sum(r["elapsed"] for r, _ in rows)
             errs = [e for _, es in rows for e in es.values()]
             print(f"{name:32} {lang:4} {audio:8.1f} {wall:7.1f} {wall / audio:6.3f} {audio / wall:6.1f} "
-                  f"{report['peak_rss_mb']:8.0f} {sum(errs) / len(errs):8.3f}")
+                  f"{report['peak_rss_mb']:8.0f} {sum(errs) / len(errs):8.3f} {load:5.1f}")
     if sample_rows:
         print("\nSample call (two-channel Mandarin complaint):")
         naive = next((r for n, r, _ in sample_rows if n.startswith("naive")), None)

@@ -45,6 +45,8 @@ class AsrSettings:
     foreign_language_probability: float
     relabel_probability: float | None = 0.90
     piece_seconds: float = 28.0
+    batch_size: int = 1
+    loop_tokens_per_second: float = 8.0
     coverage_pad: float = 0.4
     min_uncovered: float = 0.5
     hallucinations: tuple[str, ...] = field(default_factory=tuple)

@@ -20,7 +20,7 @@ import numpy as np
 
 from qa.errors import SilentAudioError, UnsupportedLanguageError
 from qa.intake.transcript_io import gaps_between
-from qa.speech import asr
+from qa.speech import asr, batch
 from qa.speech.audio import SAMPLE_RATE, iter_chunks
 from qa.speech.model import ModelOptions
 from qa.types import LANGUAGES, Dropped, Recording, RoleAssignment, Transcript, Utterance, Word
@@ -39,6 +39,7 @@ class TranscribeOptions:
     language: str | None = None  # zh | es | en; None = detect per call
     beam_size: int | None = None  # None = qa/data/asr.yaml
     vad_filter: bool | None = None  # None = qa/data/asr.yaml (benchmarks turn it off to compare)
+    batch_size: int | None = None  # None = qa/data/asr.yaml; 1 decodes piece by piece (benchmarks compare)
 
 
 def _check_language(language: str | None) -> str | None:
@@ -62,7 +63,8 @@ def _same_signal(samples: np.ndarray) -> bool:
 
 def transcribe(recording: Recording, options: TranscribeOptions | None = None, progress: Progress | None = None) -> Transcript:
     options = options or TranscribeOptions()
-    settings = asr.default_settings().with_overrides(beam_size=options.beam_size, vad_filter=options.vad_filter)
+    settings = asr.default_settings().with_overrides(beam_size=options.beam_size, vad_filter=options.vad_filter,
+                                                    batch_size=options.batch_size)
     language = _check_language(options.language)  # forced: never second-guessed
     labelled = _check_language(recording.meta.language)
     if language is None and labelled is not None and settings.relabel_probability is None:
@@ -90,7 +92,24 @@ def transcribe(recording: Recording, options: TranscribeOptions | None = None, p
                 mono_parts.append(mono[:: SAMPLE_RATE // DIARIZE_RATE].copy())
             if settings.vad_filter:
                 for side, spans in zip(sides, pool.map(lambda side: asr.speech_spans(side.audio, settings), sides)):
+                    side.spans = spans
                     side.pieces = asr.pack_spans(spans, settings.piece_seconds)
+            if settings.vad_filter and settings.batch_size > 1:
+                jobs = [batch.Job(side.audio, side.spans, chunk.offset, side.speaker, side.role)
+                        for side in sides if side.spans]
+                outcome = batch.decode_jobs(jobs, language, labelled, options.model, settings, map_fn=pool.map,
+                                            workers=max(1, options.model.workers))
+                if language is None and jobs:
+                    language, language_probability = outcome.language, outcome.language_probability
+                    if labelled is not None and language != labelled:
+                        notes.append(f"the metadata says {labelled}, but the call was heard as {language} "
+                                     f"(p={language_probability:.2f}) and transcribed as {language}")
+                utterances += [u for job in jobs for u in job.found.utterances]
+                dropped += [d for job in jobs for d in job.found.dropped]
+                decoded = chunk.offset + chunk.duration
+                if progress:
+                    progress(decoded)
+                continue
             heard = [speech for speech in (side.first_speech() for side in sides) if speech.size]
             if language is None and heard:
                 probs = asr.language_probabilities(heard, options.model, map_fn=pool.map)
@@ -140,6 +159,7 @@ class _Side:
     speaker: str = ""
     role: str = "unknown"
     pieces: list[list[dict]] | None = None  # speech spans packed per window (None: VAD off)
+    spans: list[dict] = field(default_factory=list)  # the VAD's speech spans
 
     def first_speech(self) -> np.ndarray:
         """Up to one window of this side's speech, for language detection."""
