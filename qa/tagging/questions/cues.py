@@ -94,6 +94,7 @@ class _Classifier(Settings):
     solver: Text = "lbfgs"
     max_iter: Annotated[int, Strict(), Field(ge=1, le=1_000_000)]
     threads: Annotated[int, Strict(), Field(ge=1, le=256)] = 1
+    real_training: Flag = False
     cue_weight: Annotated[float, Strict(), Field(ge=0, le=100, allow_inf_nan=False)]
     min_probability: Annotated[float, Strict(), Field(ge=0, le=1, allow_inf_nan=False)]
 
