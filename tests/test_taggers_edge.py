@@ -15,7 +15,7 @@ import pytest
 from qa.tagging.context import make_context
 from qa.tagging.runner import tag
 from qa.tagging.taggers import TAGGERS
-from qa.tagging.taggers.tone import AcousticsAlignmentError, tag_tone
+from qa.tagging.taggers.t_tone import AcousticsAlignmentError, tag_tone
 from qa.text.lexicon import DEFAULT_ROOT
 from qa.types import Transcript, Utterance, UtteranceAcoustics
 

@@ -7,17 +7,17 @@ each finding, so old findings stay explainable.
 from __future__ import annotations
 
 from qa.tagging.context import Tagger
-from qa.tagging.taggers.address import tag_address
-from qa.tagging.taggers.cues import tag_cues
-from qa.tagging.taggers.outcome import tag_outcome
-from qa.tagging.taggers.overlap import tag_overlap
-from qa.tagging.taggers.phases import tag_phases
-from qa.tagging.taggers.questions import tag_questions
-from qa.tagging.taggers.rate import tag_rate
-from qa.tagging.taggers.repetition import tag_repetition
-from qa.tagging.taggers.silence import tag_silence
-from qa.tagging.taggers.stages import tag_stages
-from qa.tagging.taggers.tone import tag_tone
+from qa.tagging.taggers.idl_ppc_phases import tag_phases
+from qa.tagging.taggers.k1_silence import tag_silence
+from qa.tagging.taggers.k4_repetition import tag_repetition
+from qa.tagging.taggers.p1_feelings_first import tag_cues
+from qa.tagging.taggers.p3_overlap import tag_overlap
+from qa.tagging.taggers.p4_r5_outcome import tag_outcome
+from qa.tagging.taggers.s1_s6_stages import tag_stages
+from qa.tagging.taggers.t_address import tag_address
+from qa.tagging.taggers.t_question import tag_questions
+from qa.tagging.taggers.t_rate import tag_rate
+from qa.tagging.taggers.t_tone import tag_tone
 
 TAGGERS: dict[str, Tagger] = {
     "rate@1": tag_rate,

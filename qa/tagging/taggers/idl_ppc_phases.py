@@ -22,7 +22,7 @@ Does not give a phase to small talk or acknowledgements (嗯, 好的) or to the 
 from __future__ import annotations
 
 from qa.tagging.context import TagContext, from_utterance, not_applicable
-from qa.tagging.taggers.questions import call_questions
+from qa.tagging.taggers.t_question import call_questions
 from qa.types import Finding
 
 COURSE_ID = "IDL+PPC"

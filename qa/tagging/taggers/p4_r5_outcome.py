@@ -24,8 +24,8 @@ Does not fire without customer or agent speech (``not_applicable`` for P4 and R5
 from __future__ import annotations
 
 from qa.tagging.context import TagContext, from_utterance, not_applicable
-from qa.tagging.taggers.stages import customer_stages
-from qa.tagging.taggers.tone import clean_kinds
+from qa.tagging.taggers.s1_s6_stages import customer_stages
+from qa.tagging.taggers.t_tone import clean_kinds
 from qa.types import Finding
 
 COURSE_IDS = ("P4", "R5")

@@ -40,8 +40,8 @@ X4 ``opinion_request`` (您看呢), X6 ``satisfaction_check`` (您对这个处�
 from __future__ import annotations
 
 from qa.tagging.context import TagContext, from_utterance, not_applicable
-from qa.tagging.taggers.questions import call_questions
-from qa.tagging.taggers.stages import CustomerStage, customer_stages, transfers
+from qa.tagging.taggers.t_question import call_questions
+from qa.tagging.taggers.s1_s6_stages import CustomerStage, customer_stages, transfers
 from qa.types import Finding, Utterance
 
 COURSE_IDS = ("P1", "P2", "P5", "P6", "R2", "R3", "R4", "R6", "K2", "K3", "X4", "X6")

@@ -37,8 +37,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from qa.tagging.context import TagContext, from_utterance, not_applicable
-from qa.tagging.taggers.repetition import restatements
-from qa.tagging.taggers.tone import clean_kinds, loudness_rises
+from qa.tagging.taggers.k4_repetition import restatements
+from qa.tagging.taggers.t_tone import clean_kinds, loudness_rises
 from qa.types import Finding
 
 STAGE_IDS = ("S1", "S2", "S3", "S4", "S5", "S6")
