@@ -46,6 +46,7 @@ class Silence(Settings):
     hold_window: Seconds
     thanks_window: Seconds
     long_hold: Seconds
+    announce_slack: Seconds
 
 
 class Overlap(Settings):
@@ -110,9 +111,11 @@ class Outcome(Settings):
 
 
 class Cues(Settings):
+    negative_level: Stage
     opening_utterances: Small
     closing_utterances: Small
     courtesy_drop_ratio: Ratio
+    courtesy_late_part: Annotated[int, Strict(), Field(ge=2, le=100)]
     courtesy_min_cues: Small
     courtesy_min_speech: Seconds
     action_window: Seconds
@@ -124,6 +127,7 @@ class Cues(Settings):
     closing_share: Share
     procedure_repeats: Small
     identity_repeat_gap: Seconds
+    identity_repeats: Annotated[int, Strict(), Field(ge=2, le=1000)]
     arguing_onset_chars: Small
 
 

@@ -19,16 +19,19 @@ a weak unresolved cue gives ``unresolved``, a weak acceptance ``accepted``.
 detail: ``complaint`` (whether a complaint signal exists), the ending's stage and
 cues, ``agent_spoke_last``. Evidence: the customer's last utterance.
 Does not fire without customer or agent speech (``not_applicable`` for P4 and R5).
+
+The stage tagger also reports P4/R5 stage movement (deescalated, stayed_at_peak).
+
+Versions: 1, as ``outcome@1``.
 """
 
 from __future__ import annotations
 
 from qa.tagging.context import TagContext, from_utterance, not_applicable
-from qa.tagging.taggers.s1_s6_stages import customer_stages
-from qa.tagging.taggers.t_tone import clean_kinds
 from qa.types import Finding
 
-COURSE_IDS = ("P4", "R5")
+NAME, VERSION = "p4_r5_outcome", 1
+COURSE_IDS = CODES = ("P4", "R5")
 CALM = ("thanks", "accepted")
 _CUES = ("customer_thanks", "accepts", "unresolved")
 
@@ -53,20 +56,20 @@ def _label(level: int, cues: dict[str, list], th: dict) -> str:
     return "open"
 
 
-def tag_outcome(ctx: TagContext) -> list[Finding]:
+def tag(ctx: TagContext) -> list[Finding]:
     if not ctx.has_lexicon():
         return [not_applicable(c, f"no lexicon for language {ctx.language!r} ({ctx.lexicon_error})")
                 for c in COURSE_IDS]
     us = ctx.utterances
-    stages = customer_stages(ctx)
+    stages = ctx.customer_stages
     if not stages or not any(u.role == "agent" for u in us):
         return [not_applicable(c, "the call needs both customer and agent speech to judge how it ended")
                 for c in COURSE_IDS]
     th = ctx.thresholds["outcome"]
     tail = stages[-int(th["final_utterances"]):]
     level = max(s.level for s in tail)
-    cues: dict[str, list] = {k: [m for s in tail for m in clean_kinds(ctx, s.index, k)] for k in _CUES}
-    signals = [m.text for s in stages for m in clean_kinds(ctx, s.index, "problem_report", "anger", "sensitive")]
+    cues: dict[str, list] = {k: [m for s in tail for m in ctx.clean_kinds(s.index, k)] for k in _CUES}
+    signals = [m.text for s in stages for m in ctx.clean_kinds(s.index, "problem_report", "anger", "sensitive")]
     peak = max(s.level for s in stages)
     complaint = peak >= int(th["complaint_level"]) or bool(signals)
     label = _label(level, cues, th)

@@ -30,6 +30,13 @@ Fires:
   stage (first ``stages.opening_utterances`` utterances) by at least one.
 Call-level findings carry the course ID of their stage (S1 when the stage is S0).
 Does not fire ``stage`` on neutral customer turns (我想查一下快递) or on the agent.
+
+The customer stages themselves are ``ctx.customer_stages`` (``qa.tagging.signals.stages``):
+the outcome and P1/P6/R6 taggers read them too.
+
+Versions: 1 as ``stages@1``; 2: harm to health, safety or money makes a complaint major;
+3: the final stage read from how the customer ends (S0 on thanks, S1 on a bare answer,
+the peak up to S3 while still complaining at length).
 """
 
 from __future__ import annotations
@@ -37,56 +44,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from qa.tagging.context import TagContext, from_utterance, not_applicable
-from qa.tagging.taggers.k4_repetition import restatements
-from qa.tagging.taggers.t_tone import clean_kinds, loudness_rises
+from qa.tagging.signals.stages import STAGE_IDS, CustomerStage
 from qa.types import Finding
 
-STAGE_IDS = ("S1", "S2", "S3", "S4", "S5", "S6")
+NAME, VERSION = "s1_s6_stages", 3
+CODES = (*STAGE_IDS, "P4", "R5")
 CLASSES = {"ordinary": "普通", "major": "重大", "escalated": "升级", "difficult": "疑难"}
-_STAGE_KINDS = tuple(f"stage_{s}" for s in STAGE_IDS)
-
-
-@dataclass(frozen=True)
-class CustomerStage:
-    """The stage of one customer utterance (0 = no complaint signal) and why."""
-
-    index: int
-    level: int
-    cues: tuple[str, ...]
-    loud: bool = False
 
 
 def stage_name(level: int) -> str:
     return f"S{level}"
-
-
-def customer_stages(ctx: TagContext) -> list[CustomerStage]:
-    """Every customer utterance with its stage level, in order (once per call: the cues tagger uses them too)."""
-    return ctx.shared("stages.customer_stages", _customer_stages)
-
-
-def _customer_stages(ctx: TagContext) -> list[CustomerStage]:
-    th = ctx.thresholds["stages"]
-    weak = float(th["weak_weight"])
-    loud = loudness_rises(ctx)
-    out = []
-    for i, u in enumerate(ctx.utterances):
-        if u.role != "customer":
-            continue
-        level, cues = 0, []
-        for m in clean_kinds(ctx, i, *_STAGE_KINDS, "anger", "sensitive"):
-            if m.kind in ("anger", "sensitive"):
-                stage = int(th[f"{m.kind}_stage"]) if m.entry.weight >= weak else int(th[f"weak_{m.kind}_stage"])
-            else:
-                stage = int(m.kind[-1]) - (int(th["weak_drop"]) if m.entry.weight < weak else 0)
-            stage = max(1, min(6, stage))
-            cues.append(f"{m.kind}:{m.text}")
-            level = max(level, stage)
-        is_loud = i in loud
-        if is_loud:
-            level = min(int(th["loud_cap"]), max(level + int(th["loud_bump"]), int(th["loud_floor"])))
-        out.append(CustomerStage(i, level, tuple(cues), is_loud))
-    return out
 
 
 @dataclass(frozen=True)
@@ -124,17 +91,6 @@ def _final_stage(ctx: TagContext, tail: list[CustomerStage], peak: int) -> Final
     return FinalStage(last.index, last.level, last.cues, "the stage cued at the end")
 
 
-def transfers(ctx: TagContext, index: int) -> list:
-    """Transfer cues of an agent utterance, without those the agent does for the customer.
-
-    我马上为您联系快递 is the agent acting (a commitment right before the cue), not a
-    run-around like 您联系快递吧.
-    """
-    acting = [m.end_char for m in ctx.kinds(index, "commitment")]
-    return [m for m in ctx.kinds(index, "transfer")
-            if not any(m.start_char - 1 <= end <= m.end_char for end in acting)]
-
-
 def complaint_class(ctx: TagContext, peak: int) -> tuple[str, dict]:
     """(English key, reasons) by the rule in thresholds.yaml complaint_class (first rule that holds).
 
@@ -142,7 +98,7 @@ def complaint_class(ctx: TagContext, peak: int) -> tuple[str, dict]:
     when the class is still open: a complaint below the major stage with few transfers.
     """
     th = ctx.thresholds["complaint_class"]
-    moved = sum(len(transfers(ctx, i)) for i, u in enumerate(ctx.utterances) if u.role == "agent")
+    moved = sum(len(found) for found in ctx.transfers.values())
     reasons: dict = {"peak_level": peak, "transfers": moved}
     if peak >= th["escalated_stage"]:
         return "escalated", reasons
@@ -156,17 +112,17 @@ def complaint_class(ctx: TagContext, peak: int) -> tuple[str, dict]:
     if moved >= th["difficult_transfers"]:
         return "difficult", reasons
     if peak > 0:
-        reasons["restatements"] = len(restatements(ctx))  # shared with K4: computed once per call
+        reasons["restatements"] = len(ctx.restatements)  # shared with K4: computed once per call
         if reasons["restatements"] >= th["difficult_restatements"]:
             return "difficult", reasons
     return "ordinary", reasons
 
 
-def tag_stages(ctx: TagContext) -> list[Finding]:
-    ids = (*STAGE_IDS, "P4", "R5")
+def tag(ctx: TagContext) -> list[Finding]:
+    ids = CODES
     if not ctx.has_lexicon():
         return [not_applicable(i, f"no lexicon for language {ctx.language!r} ({ctx.lexicon_error})") for i in ids]
-    stages = customer_stages(ctx)
+    stages = ctx.customer_stages
     if not stages:
         return [not_applicable(i, "no customer speech in this call") for i in ids]
     th = ctx.thresholds["stages"]
