@@ -22,7 +22,7 @@
    - CrossWOZ (Mandarin written dialogues): the user's Request acts vs
      T-QUESTION findings.
 
-    .venv/bin/python bench/tagging.py [--limit N] [--only cues,stages] [--profile]
+    .venv/bin/python bench/tagging.py [--limit N] [--only p6_remedy,s1_s6_stages] [--profile]
 
 ``--profile`` runs the 10-minute calls once more under cProfile and prints the
 functions with the most time (cumulative and own), then stops.
@@ -294,10 +294,10 @@ def stc3_labels(dialogues: list[dict], results: list[list[Finding]]) -> list[lis
                 final.add(label == "HNUG*", phased or at(findings, u, SOLUTION_KINDS))
     # HNUG marks 87 % of helpdesk turns (asking for details counts too), so its precision says
     # little; HNUG* (the turn that solves it, 6 %) is the recall to watch
-    return [problem.row("stages+tone", "zh", "STC-3 CNUG0 problem stated vs customer negative finding"),
-            solution.row("cues", "zh", "STC-3 HNUG solution vs concrete_action/explicit_steps"),
-            proposal.row("phases+cues", "zh", "STC-3 HNUG solution vs those or an IDL+PPC P1/P2 phase"),
-            final.row("phases+cues", "zh", "STC-3 HNUG* final solution vs those or a P1/P2 phase")]
+    return [problem.row("s1_s6_stages+t_tone", "zh", "STC-3 CNUG0 problem stated vs customer negative finding"),
+            solution.row("p6_remedy+r3_steps", "zh", "STC-3 HNUG solution vs concrete_action/explicit_steps"),
+            proposal.row("idl_ppc_phases+p6+r3", "zh", "STC-3 HNUG solution vs those or an IDL+PPC P1/P2 phase"),
+            final.row("idl_ppc_phases+p6+r3", "zh", "STC-3 HNUG* final solution vs those or a P1/P2 phase")]
 
 
 def chunks(rows: list[tuple[str, str, str]], size: int) -> list[list[tuple[str, str, str]]]:
@@ -333,11 +333,11 @@ def oasis_labels(only: list[str] | None) -> list[list]:
             regret.add(act == "expressRegret", at(findings, u, {"apology"}))
             greet.add(act == "greet", bool(ctx.kinds(i, "greeting")))
             bye.add(act == "bye", bool(ctx.kinds(i, "closing")))
-    return [hold.row("silence", "en", "OASIS hold act vs hold cue (agent)"),
-            regret.row("cues", "en", "OASIS expressRegret vs P1 apology (agent)"),
-            greet.row("cues", "en", "OASIS greet vs P2 greeting cue (agent)"),
-            bye.row("cues", "en", "OASIS bye vs P2 closing cue (agent)"),
-            question.row("questions", "en", "OASIS reqInfo/reqDirect/reqModal vs T-QUESTION finding (both)")]
+    return [hold.row("k1_silence", "en", "OASIS hold act vs hold cue (agent)"),
+            regret.row("p1_feelings_first", "en", "OASIS expressRegret vs P1 apology (agent)"),
+            greet.row("p2_first_contact", "en", "OASIS greet vs P2 greeting cue (agent)"),
+            bye.row("p2_first_contact", "en", "OASIS bye vs P2 closing cue (agent)"),
+            question.row("t_question", "en", "OASIS reqInfo/reqDirect/reqModal vs T-QUESTION finding (both)")]
 
 
 def crosswoz_labels(only: list[str] | None) -> list[list]:
@@ -351,7 +351,7 @@ def crosswoz_labels(only: list[str] | None) -> list[list]:
         for u, act in zip(transcript.utterances, acts):
             if u.role == "customer":
                 question.add(act == "Request", at(findings, u, QUESTION_KINDS))
-    return [question.row("questions", "zh", "CrossWOZ user Request act vs T-QUESTION finding (user)")]
+    return [question.row("t_question", "zh", "CrossWOZ user Request act vs T-QUESTION finding (user)")]
 
 
 def dihana_labels(only: list[str] | None) -> list[list]:
@@ -377,11 +377,11 @@ def dihana_labels(only: list[str] | None) -> list[list]:
         for u, mark in zip(transcript.utterances, marks):
             if u.role == "agent":
                 marked.add(mark == "?", at(findings, u, QUESTION_KINDS))
-    return [hold.row("silence", "es", "DIHANA Espera vs hold cue (operator)"),
-            opening.row("cues", "es", "DIHANA Apertura vs P2 greeting cue (operator)"),
-            closing.row("cues", "es", "DIHANA Cierre vs P2 closing cue (operator)"),
-            marked.row("questions", "es", "DIHANA operator ¿?-marked vs T-QUESTION on text without ¿?"),
-            question.row("questions", "es", "DIHANA Pregunta (a request) vs T-QUESTION finding (caller)")]
+    return [hold.row("k1_silence", "es", "DIHANA Espera vs hold cue (operator)"),
+            opening.row("p2_first_contact", "es", "DIHANA Apertura vs P2 greeting cue (operator)"),
+            closing.row("p2_first_contact", "es", "DIHANA Cierre vs P2 closing cue (operator)"),
+            marked.row("t_question", "es", "DIHANA operator ¿?-marked vs T-QUESTION on text without ¿?"),
+            question.row("t_question", "es", "DIHANA Pregunta (a request) vs T-QUESTION finding (caller)")]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -212,6 +212,8 @@ class Scorecard:
     warnings: list[str] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
     meta: CallMeta | None = None
+    #: what the findings were made with: tagger versions, lexicon/thresholds fingerprints (qa.tagging.versions)
+    versions: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

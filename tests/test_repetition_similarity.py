@@ -5,7 +5,7 @@ import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics.pairwise import cosine_similarity
 
-from qa.tagging.taggers.repetition import tfidf_similarities
+from qa.tagging.signals.restatements import tfidf_similarities
 
 TEXTS = {
     "zh": ["我的快递三天了还没到", "我都说了快递三天没到", "好", "", "退款  退款 ，我要投诉😀", "ＡＢＣ全角 abc",

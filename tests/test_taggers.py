@@ -65,7 +65,7 @@ def test_an_unknown_tagger_name_is_an_error_not_an_empty_run():
     transcript = parse_timed_text("# language: zh\n0 2 agent 您好\n")
     with pytest.raises(UnknownTaggerError, match="stagess"):
         tag(transcript, only=["stagess"])
-    assert tag(transcript, only=["rate"])  # a known name still runs
+    assert tag(transcript, only=["t_rate"])  # a known name still runs
 
 
 @pytest.mark.parametrize("case", [c for c in _cases() if c.values[0].get("expect_not")])

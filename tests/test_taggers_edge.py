@@ -12,14 +12,17 @@ from pathlib import Path
 
 import pytest
 
+from qa.errors import AcousticsAlignmentError
 from qa.tagging.context import make_context
 from qa.tagging.runner import tag
 from qa.tagging.taggers import TAGGERS
-from qa.tagging.taggers.tone import AcousticsAlignmentError, tag_tone
+from qa.tagging.taggers.t_tone import tag as tag_tone
 from qa.text.lexicon import DEFAULT_ROOT
 from qa.types import Transcript, Utterance, UtteranceAcoustics
 
-MINE = ["tone", "address", "questions", "stages", "cues", "phases"]
+CUES = ["p1_feelings_first", "p2_first_contact", "p5_empathy", "p6_remedy", "r2_restatement", "r3_steps",
+        "r4_anything_else", "r6_self_protection", "k2_transfers", "k3_clarity", "x1_x3_x4_x6_cues"]
+MINE = ["t_tone", "t_address", "t_question", "s1_s6_stages", *CUES, "idl_ppc_phases"]
 
 
 def _call(rows, language="zh", call_id="edge") -> Transcript:
@@ -119,7 +122,7 @@ def test_customer_voice_rising_over_own_baseline_fires_loudness_and_pitch_rise()
     found = {(f.kind, f.start) for f in tag_tone(ctx)}
     assert ("loudness_rise", 40.0) in found and ("pitch_rise", 40.0) in found
     assert not any(k in ("loudness_rise", "pitch_rise") and t < 40.0 for k, t in found)
-    stages = tag(transcript, acoustics, only=["stages"])
+    stages = tag(transcript, acoustics, only=["s1_s6_stages"])
     loud = [f for f in stages if f.kind == "stage" and f.start == 40.0]
     assert loud and loud[0].detail["loud"] and loud[0].detail["level"] >= 2
 
@@ -148,9 +151,9 @@ def test_misaligned_acoustics_are_refused_with_a_fix():
 
 def test_rising_pitch_turns_an_unpunctuated_statement_into_a_question():
     transcript = _call([(0.0, 3.0, "agent", "您是昨天下的单"), (3.5, 5.0, "customer", "对")])
-    flat = tag(transcript, only=["questions"])
+    flat = tag(transcript, only=["t_question"])
     rising = tag(transcript, [UtteranceAcoustics(-30.0, 150.0, final_pitch_slope=6.0),
-                              UtteranceAcoustics(-30.0, 150.0)], only=["questions"])
+                              UtteranceAcoustics(-30.0, 150.0)], only=["t_question"])
     assert not any(f.kind.endswith("_question") and f.start == 0.0 for f in flat)
     asked = [f for f in rising if f.kind.endswith("_question")]
     assert asked and asked[0].detail["rising_pitch"] is True

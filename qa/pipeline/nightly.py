@@ -425,7 +425,8 @@ def rescore_all(store: Store, rubric_path: Path | None = None) -> int:
     rubric = load_rubric(rubric_path)
     done = 0
     for call_id in stored_call_ids(store):
-        card = score_call(store.load_transcript(call_id), store.load_findings(call_id), rubric)
+        made_with = store.load_scorecard(call_id).versions or None  # the findings are the stored ones
+        card = score_call(store.load_transcript(call_id), store.load_findings(call_id), rubric, made_with)
         store.save_scorecard(card)
         done += 1
     return done

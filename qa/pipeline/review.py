@@ -23,6 +23,7 @@ from qa.scoring.rubric import Rubric, load_rubric
 from qa.scoring.score import score_call
 from qa.speech.transcribe import Progress, TranscribeOptions
 from qa.tagging.runner import tag
+from qa.tagging.versions import tagging_versions
 from qa.types import Finding, Scorecard, Transcript, UtteranceAcoustics
 
 
@@ -67,7 +68,8 @@ def review_transcript(
 
         transcript = redact_transcript(transcript)
     findings = tag(transcript, acoustics=acoustics, thresholds=options.thresholds)
-    scorecard = score_call(transcript, findings, rubric or load_rubric(options.rubric))
+    versions = tagging_versions(transcript.language, options.thresholds)
+    scorecard = score_call(transcript, findings, rubric or load_rubric(options.rubric), versions)
     extra = [w for w in (transcript.source or {}).get("metadata_warnings") or () if w not in scorecard.warnings]
     if extra:
         scorecard.warnings = [*scorecard.warnings, *extra]

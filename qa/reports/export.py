@@ -27,6 +27,7 @@ def scorecard_to_dict(s: Scorecard, disputes: dict[str, Any] | None = None) -> d
         "final_stage": s.final_stage,
         "complaint_class": s.complaint_class,
         "rubric_version": s.rubric_version,
+        "versions": s.versions,  # taggers, lexicon, thresholds: what the findings were made with
         "trust": trust(),  # README "How far to trust the score": how well the score agrees with people
         "warnings": s.warnings,
         "summary": s.summary,

@@ -12,6 +12,7 @@ from typing import Any
 
 from qa.scoring.rubric import AllOf, Item, Matcher, Rubric, Rule, load_rubric
 from qa.scoring.timing import judged_findings, real_timing, untimed_items
+from qa.tagging.versions import tagging_versions
 from qa.types import Evidence, Finding, ItemScore, Scorecard, Transcript
 
 MAX_EVIDENCE = 6
@@ -165,8 +166,16 @@ def warnings_for(transcript: Transcript) -> list[str]:
     return out
 
 
-def score_call(transcript: Transcript, findings: list[Finding], rubric: Rubric | None = None) -> Scorecard:
+def score_call(transcript: Transcript, findings: list[Finding], rubric: Rubric | None = None,
+               versions: dict[str, Any] | None = None) -> Scorecard:
+    """Score one call's findings; ``versions`` says what they were made with (``qa.tagging.versions``).
+
+    Without ``versions`` they are read from the findings' tagger names, with today's
+    lexicon and the shipped thresholds: pass them when the findings were made otherwise.
+    """
     rubric = rubric or load_rubric()
+    if versions is None:
+        versions = tagging_versions(transcript.language, findings=findings)
     findings = judged_findings(transcript, findings)  # no holds, rate or overlap on invented times
     if not real_timing(transcript):
         findings = findings + [Finding(id=i, kind="not_applicable", value=None, role="unknown", start=0.0, end=0.0,
@@ -193,4 +202,5 @@ def score_call(transcript: Transcript, findings: list[Finding], rubric: Rubric |
         warnings=warnings_for(transcript),
         summary=summary,
         meta=transcript.meta,
+        versions=versions,
     )

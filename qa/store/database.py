@@ -439,7 +439,7 @@ class Store:
             "language": card.language, "score": card.score, "peak_stage": card.peak_stage,
             "final_stage": card.final_stage, "complaint_class": card.complaint_class,
             "warnings": list(card.warnings), "summary": card.summary,
-            "meta": _meta_to_dict(card.meta), "is_current": True,
+            "meta": _meta_to_dict(card.meta), "is_current": True, "versions": card.versions or None,
         }
         # Demote first: the partial unique index allows one current score per call.
         conn.execute(sa.update(scores).where(scores.c.call_id == card.call_id, scores.c.is_current == sa.true())
@@ -510,7 +510,7 @@ class Store:
                              reason=i["reason"], auto_fail=bool(i["auto_fail"])) for i in items],
             rubric_version=row["rubric_version"], peak_stage=row["peak_stage"], final_stage=row["final_stage"],
             complaint_class=row["complaint_class"], warnings=list(row["warnings"]), summary=row["summary"],
-            meta=_meta_from_dict(row["meta"]),
+            meta=_meta_from_dict(row["meta"]), versions=row["versions"] or {},
         )
 
     def score_versions(self, call_id: str) -> list[tuple[str, bool]]:

@@ -91,6 +91,9 @@ scores = sa.Table(
     sa.Column("summary", _JSON, nullable=False),
     sa.Column("meta", _JSON),
     sa.Column("is_current", sa.Boolean, nullable=False),
+    # What the findings were made with (migration 0004): {"taggers": {name: version}, "lexicon":
+    # {"language", "sha256"}, "thresholds": {"sha256"}, "questions": version}; NULL before 0004.
+    sa.Column("versions", _JSON),
     sa.UniqueConstraint("call_id", "rubric_version", name="uq_scores_call_rubric"),
     sqlite_autoincrement=True,
 )
@@ -171,9 +174,30 @@ V1_TABLES = (files, calls, utterances, findings_table, scores, item_scores, disp
              quarantine_table)
 
 
+#: Columns a later migration added to a V1 table: 0001 creates the table without them.
+_ADDED_LATER = {"scores": ("versions",)}
+
+
+def _as_created_by_0001(table: sa.Table) -> sa.Table:
+    """``table`` as migration 0001 created it (a frozen copy without ``_ADDED_LATER`` columns)."""
+    later = _ADDED_LATER.get(table.name)
+    if not later:
+        return table
+    frozen = sa.MetaData()
+    for other in V1_TABLES:
+        if other is not table:
+            other.to_metadata(frozen)  # foreign keys resolve against the same tables
+    unique = [sa.UniqueConstraint(*(c.name for c in u.columns), name=u.name)
+              for u in table.constraints if isinstance(u, sa.UniqueConstraint)]
+    columns = [sa.Column(c.name, c.type, *(sa.ForeignKey(f.target_fullname, ondelete=f.ondelete) for f in c.foreign_keys),
+                         primary_key=c.primary_key, nullable=c.nullable, autoincrement=c.autoincrement)
+               for c in table.columns if c.name not in later]
+    return sa.Table(table.name, frozen, *columns, *unique, **table.kwargs)
+
+
 def _m0001_core_tables(conn: Connection) -> None:
     for table in V1_TABLES:
-        conn.execute(CreateTable(table))
+        conn.execute(CreateTable(_as_created_by_0001(table)))
 
 
 def _m0002_indexes(conn: Connection) -> None:
@@ -185,6 +209,13 @@ def _m0003_acoustics(conn: Connection) -> None:
     conn.execute(CreateTable(call_acoustics))
 
 
+def _m0004_score_versions(conn: Connection) -> None:
+    """Each score records the tagger versions and lexicon/thresholds fingerprints its findings were made with."""
+    quote = conn.dialect.identifier_preparer.quote
+    kind = _JSON.compile(dialect=conn.dialect)
+    conn.execute(sa.text(f"ALTER TABLE {quote(scores.name)} ADD COLUMN {quote('versions')} {kind}"))
+
+
 #: Ordered, named migrations. Append only; never rename or edit an applied one
 #: (a later column change adds a migration here and updates the Table above;
 #: 0001 then needs a frozen copy of the tables as they were).
@@ -192,6 +223,7 @@ MIGRATIONS: tuple[tuple[str, Callable[[Connection], None]], ...] = (
     ("0001_core_tables", _m0001_core_tables),
     ("0002_indexes", _m0002_indexes),
     ("0003_call_acoustics", _m0003_acoustics),
+    ("0004_score_versions", _m0004_score_versions),
 )
 
 # The reviewer workspace's tables (qa.store.workspace_schema) come after the core ones.

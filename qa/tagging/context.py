@@ -1,95 +1,65 @@
-"""What taggers see of a call: the transcript, thresholds, acoustics, and lexicon matches computed once.
+"""What a tagger sees of a call: the ``CallView`` (transcript, thresholds, acoustics, lexicon cues)
+and the signals several taggers share, each computed once, on first use, as a typed cached property.
 
 Each tagger is a function ``(TagContext) -> list[Finding]`` in ``qa/tagging/taggers/``;
-``qa.tagging.runner.tag`` runs them all. The context computes what several taggers
-need once: lexicon matches per utterance (filtered by the speaker's role) and any
-other per-call result several taggers use (``ctx.shared(key, compute)``).
+``qa.tagging.runner.tag`` runs them all over one context. A signal that raises is
+not remembered: the next tagger that asks computes (and fails) again.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from functools import cached_property
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from qa.tagging.thresholds import Thresholds, load_thresholds
+from qa.tagging.signals.questions import CallQuestion, call_questions
+from qa.tagging.signals.restatements import Restatement, restatements
+from qa.tagging.signals.stages import CustomerStage, FinalStage, customer_stages, final_stage
+from qa.tagging.signals.transfers import transfers
+from qa.tagging.signals.voice import loudness_rises
+from qa.tagging.thresholds import load_thresholds
+from qa.tagging.view import CallView
 from qa.types import Finding, Transcript, Utterance, UtteranceAcoustics
 
 
-@dataclass
-class TagContext:
-    transcript: Transcript
-    thresholds: Thresholds
-    acoustics: list[UtteranceAcoustics] | None = None
-    _matches: list[list[Any]] | None = field(default=None, repr=False)
-    lexicon_error: str | None = None
-    _shared: dict[str, Any] = field(default_factory=dict, repr=False)
-    _kind_index: list[dict[tuple[str, bool], list[Any]] | None] | None = field(default=None, repr=False)
+class TagContext(CallView):
+    """One call being tagged: the view plus its shared signals."""
 
-    def shared(self, key: str, compute: Callable[[TagContext], Any]) -> Any:
-        """``compute(self)`` once per context: later calls with the same key get the same result.
+    @cached_property
+    def loudness_rises(self) -> dict[int, float]:
+        """Utterance index -> dB above its speaker's median (T-TONE; the stages' loud bump)."""
+        return loudness_rises(self)
 
-        An exception is not remembered: the next caller computes (and fails) again.
-        """
-        if key not in self._shared:
-            self._shared[key] = compute(self)
-        return self._shared[key]
+    @cached_property
+    def customer_stages(self) -> list[CustomerStage]:
+        """Every customer utterance with its complaint stage, in order (S1–S6, P4/R5, P1, P6, R6)."""
+        return customer_stages(self, self.loudness_rises)
 
-    @property
-    def language(self) -> str:
-        return self.transcript.language
+    @cached_property
+    def final_stage(self) -> FinalStage | None:
+        """Where the customer ends, read as a reviewer would (S1–S6's final stage; P4/R5's ending)."""
+        return final_stage(self, self.customer_stages)
 
-    @property
-    def utterances(self) -> list[Utterance]:
-        return self.transcript.utterances
+    @cached_property
+    def questions(self) -> list[CallQuestion]:
+        """Every question of the call with its kind (T-QUESTION, IDL+PPC, R2)."""
+        return call_questions(self)
 
-    def matches(self, index: int) -> list[Any]:
-        """Lexicon cues in utterance ``index`` that apply to its speaker's role (not negated ones too)."""
-        if self._matches is None:
-            self._matches = self._match_all()
-        return self._matches[index]
+    @cached_property
+    def restatements(self) -> list[Restatement]:
+        """Customer utterances restating an earlier one (K4; the complaint class counts them)."""
+        return restatements(self)
 
-    def _match_all(self) -> list[list[Any]]:
-        from qa.text.lexicon import available_languages
-        from qa.text.nlp import match_lexicon_many
+    @cached_property
+    def transfers(self) -> dict[int, list[Any]]:
+        """Agent utterance index -> its transfer cues (K2; the complaint class counts them)."""
+        return transfers(self)
 
-        if self.language not in available_languages():
-            # no lexicon for this language: the lexicon taggers say n/a. A lexicon that
-            # exists but is malformed is an error, raised by match_lexicon below.
-            self.lexicon_error = f"no lexicon for language {self.language!r} (have: {', '.join(available_languages())})"
-            return [[] for _ in self.utterances]
-        return match_lexicon_many(
-            ((u.text, None if u.role == "unknown" else u.role) for u in self.utterances), self.language)
-
-    def kinds(self, index: int, *kinds: str, negated: bool = False) -> list[Any]:
-        """Matches of the given kinds in utterance ``index`` (negated ones excluded unless asked), in text order."""
-        if self._kind_index is None:
-            self._kind_index = [None] * len(self.utterances)
-        by_kind = self._kind_index[index]
-        if by_kind is None:  # the taggers ask ~15 questions per utterance: index its matches once
-            by_kind = self._kind_index[index] = {}
-            for m in self.matches(index):
-                by_kind.setdefault((m.entry.kind, m.negated), []).append(m)
-        found = [hits for kind in kinds if (hits := by_kind.get((kind, negated)))]
-        if not found:
-            return []
-        if len(found) == 1:
-            return list(found[0])
-        return [m for m in self.matches(index) if m.entry.kind in kinds and m.negated == negated]  # in text order
-
-    def inside_longer(self, index: int, match: Any) -> bool:
-        """Whether a cue sits inside a longer cue of another kind, and so means that other thing:
-        大概 in 大概一分钟 is an estimate, not vague; "right" in "right now" is a time, not an acknowledgement."""
-        return any(
-            o.kind != match.kind and o.start_char <= match.start_char and o.end_char >= match.end_char
-            and (o.end_char - o.start_char) > (match.end_char - match.start_char)
-            for o in self.matches(index)
-        )
-
-    def has_lexicon(self) -> bool:
-        if self._matches is None:
-            self._matches = self._match_all()
-        return self.lexicon_error is None
+    @cached_property
+    def agent(self) -> list[int]:
+        """Indexes of the agent's utterances, in order."""
+        return [i for i, u in enumerate(self.utterances) if u.role == "agent"]
 
 
 Tagger = Callable[[TagContext], list[Finding]]
@@ -117,3 +87,24 @@ def not_applicable(course_id: str, reason: str) -> Finding:
     """Said once per course ID when a tagger cannot judge this call (no lexicon, one speaker...)."""
     return Finding(id=course_id, kind="not_applicable", value=None, role="unknown", start=0.0, end=0.0,
                    text="", detail={"reason": reason})
+
+
+def cue_detail(m: Any) -> dict[str, Any]:
+    """Where a lexicon cue sits in its utterance, for a finding's detail."""
+    return {"cue": m.entry.label, "cue_kind": m.kind, "char_start": m.start_char, "char_end": m.end_char}
+
+
+def agent_cues(ctx: TagContext, course_id: str, kind: str, lexicon_kind: str) -> list[Finding]:
+    """One ``kind`` finding per agent cue of ``lexicon_kind`` (not one inside a longer cue of another kind)."""
+    return [from_utterance(course_id, kind, m.text, ctx.utterances[i], cue_detail(m))
+            for i in ctx.agent for m in ctx.kinds(i, lexicon_kind) if not ctx.inside_longer(i, m)]
+
+
+def closing_part(ctx: TagContext) -> list[int]:
+    """Agent utterances in the last ``cues.closing_share`` of the call, and at least the last ``cues.closing_utterances``."""
+    us, agent = ctx.utterances, ctx.agent
+    th = ctx.thresholds["cues"]
+    first, last = min(u.start for u in us), max(u.end for u in us)
+    cut = last - (last - first) * float(th["closing_share"])
+    tail = set(agent[-int(th["closing_utterances"]):])
+    return [i for i in agent if us[i].start >= cut or i in tail]

@@ -1,6 +1,6 @@
 """Transcript -> findings: run every registered tagger once over a call (``qa.tagging.taggers.TAGGERS``).
 
-A tagger's versioned name (``rate@1``) is stored with each finding it makes.
+A tagger's versioned name (``t_rate@1``) is stored with each finding it makes.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def tag(
     thresholds: Path | dict[str, Any] | None = None,
     only: list[str] | None = None,
 ) -> list[Finding]:
-    """All findings for one call, in time order; ``only`` names the taggers to run (``rate``, ``stages``...).
+    """All findings for one call, in time order; ``only`` names the taggers to run (``t_rate``, ``s1_s6_stages``...).
 
     The call is held to ``qa/data/limits.yaml`` (utterances, times, text) whoever built it, and
     tagging stops with E331 past ``calls.max_findings``.

@@ -47,6 +47,7 @@ class Silence(Settings):
     hold_window: Seconds
     thanks_window: Seconds
     long_hold: Seconds
+    announce_slack: Seconds
 
 
 class Overlap(Settings):
@@ -113,12 +114,14 @@ class Outcome(Settings):
 
 
 class Cues(Settings):
+    negative_level: Stage
     opening_utterances: Small
     courteous_opening_kinds: list[Text]
     courteous_opening_chars: Small
     not_courteous_opening: list[Text]
     closing_utterances: Small
     courtesy_drop_ratio: Ratio
+    courtesy_late_part: Annotated[int, Strict(), Field(ge=2, le=100)]
     courtesy_min_cues: Small
     courtesy_min_speech: Seconds
     action_window: Seconds
@@ -130,6 +133,7 @@ class Cues(Settings):
     closing_share: Share
     procedure_repeats: Small
     identity_repeat_gap: Seconds
+    identity_repeats: Annotated[int, Strict(), Field(ge=2, le=1000)]
     arguing_onset_chars: Small
 
 

@@ -17,15 +17,18 @@ Fires:
   phase and a C is among the agent's last ``phases.end_window`` phased utterances;
   detail: both checks and the phase sequence).
 Does not give a phase to small talk or acknowledgements (嗯, 好的) or to the customer.
+
+Versions: 1, as ``phases@1`` (the question labels it reads come from T-QUESTION, versioned there).
 """
 
 from __future__ import annotations
 
 from qa.tagging.context import TagContext, from_utterance, not_applicable
-from qa.tagging.taggers.questions import call_questions
 from qa.types import Finding
 
+NAME, VERSION = "idl_ppc_phases", 1
 COURSE_ID = "IDL+PPC"
+CODES = (COURSE_ID,)
 PHASES = ("I", "D", "L", "P1", "P2", "C")
 INPUT, OUTPUT = ("I", "D", "L"), ("P1", "P2", "C")
 _RELATED = {"restatement": "L", "identity_check": "I", "step_marker": "P1", "commitment": "P2",
@@ -48,7 +51,7 @@ def utterance_phases(ctx: TagContext) -> dict[int, tuple[str, dict[str, float]]]
                 score[_RELATED[m.kind]] += th["related_cue_weight"]
         evidence[i] = score
     if evidence:
-        for q in call_questions(ctx):
+        for q in ctx.questions:
             if q.index in evidence:
                 evidence[q.index][_QUESTION_PHASE[q.label]] += th[f"{q.label}_question_weight"]
     out = {}
@@ -63,9 +66,9 @@ def _runs(sequence: list[str]) -> list[str]:
     return [p for k, p in enumerate(sequence) if k == 0 or sequence[k - 1] != p]
 
 
-def tag_phases(ctx: TagContext) -> list[Finding]:
+def tag(ctx: TagContext) -> list[Finding]:
     if not ctx.has_lexicon():
-        return [not_applicable(COURSE_ID, f"no lexicon for language {ctx.language!r} ({ctx.lexicon_error})")]
+        return [not_applicable(COURSE_ID, ctx.no_lexicon_reason())]
     us = ctx.utterances
     agent = [i for i, u in enumerate(us) if u.role == "agent"]
     if not agent:

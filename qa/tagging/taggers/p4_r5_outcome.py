@@ -24,16 +24,20 @@ detail: ``complaint`` (whether a complaint signal exists), the ending's stage an
 cues, ``agent_spoke_last``, ``customer_replied`` (the customer spoke after the agent's
 first reply: a single complaint post answered once has no ending to judge). Evidence: the customer's last utterance.
 Does not fire without customer or agent speech (``not_applicable`` for P4 and R5).
+
+The stage tagger also reports P4/R5 stage movement (deescalated, stayed_at_peak).
+
+Versions: 1, as ``outcome@1``; 2: the ending is the final stage as the stages tagger reads it,
+a strong unresolved cue outranks anger, ``customer_replied``.
 """
 
 from __future__ import annotations
 
 from qa.tagging.context import TagContext, from_utterance, not_applicable
-from qa.tagging.taggers.stages import customer_stages, final_stage
-from qa.tagging.taggers.tone import clean_kinds
 from qa.types import Finding
 
-COURSE_IDS = ("P4", "R5")
+NAME, VERSION = "p4_r5_outcome", 2
+COURSE_IDS = CODES = ("P4", "R5")
 CALM = ("thanks", "accepted")
 _CUES = ("customer_thanks", "accepts", "unresolved")
 
@@ -62,21 +66,21 @@ def _customer_replied(us) -> bool:
     return any(u.role == "customer" for u in us[first_agent + 1:])
 
 
-def tag_outcome(ctx: TagContext) -> list[Finding]:
+def tag(ctx: TagContext) -> list[Finding]:
     if not ctx.has_lexicon():
         return [not_applicable(c, f"no lexicon for language {ctx.language!r} ({ctx.lexicon_error})")
                 for c in COURSE_IDS]
     us = ctx.utterances
-    stages = customer_stages(ctx)
+    stages = ctx.customer_stages
     if not stages or not any(u.role == "agent" for u in us):
         return [not_applicable(c, "the call needs both customer and agent speech to judge how it ended")
                 for c in COURSE_IDS]
     th = ctx.thresholds["outcome"]
     tail = stages[-int(th["final_utterances"]):]
-    ending = final_stage(ctx)
+    ending = ctx.final_stage
     level = ending.level if ending is not None else max(s.level for s in tail)
-    cues: dict[str, list] = {k: [m for s in tail for m in clean_kinds(ctx, s.index, k)] for k in _CUES}
-    signals = [m.text for s in stages for m in clean_kinds(ctx, s.index, "problem_report", "anger", "sensitive")]
+    cues: dict[str, list] = {k: [m for s in tail for m in ctx.clean_kinds(s.index, k)] for k in _CUES}
+    signals = [m.text for s in stages for m in ctx.clean_kinds(s.index, "problem_report", "anger", "sensitive")]
     peak = max(s.level for s in stages)
     complaint = peak >= int(th["complaint_level"]) or bool(signals)
     label = _label(level, cues, th)

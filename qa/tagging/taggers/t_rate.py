@@ -12,6 +12,8 @@ Fires:
 - ``agent_faster`` when the agent's median rate is ``rate.agent_faster_ratio``
   times the customer's: the agent rushes a customer who speaks slowly.
 Does not fire on one-word answers (嗯 / "yes"): too short to time.
+
+Versions: 1, as ``rate@1``.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ import statistics
 from qa.tagging.context import TagContext, from_utterance
 from qa.types import Finding, Utterance
 
+NAME, VERSION = "t_rate", 1
 COURSE_ID = "T-RATE"
+CODES = (COURSE_ID,)
 _HAN = re.compile(r"[\u3400-\u9fff0-9]")
 _VOWEL_GROUPS = {
     # Spanish: a diphthong (weak vowel i/u/y next to another vowel) is one syllable.
@@ -66,7 +70,7 @@ def utterance_rate(u: Utterance, language: str, pause: float) -> tuple[float, fl
     return syllables(u.text, language) / seconds, seconds
 
 
-def tag_rate(ctx: TagContext) -> list[Finding]:
+def tag(ctx: TagContext) -> list[Finding]:
     t = ctx.thresholds["rate"]
     unit = "chars/s" if ctx.language == "zh" else "syll/s"
     findings: list[Finding] = []

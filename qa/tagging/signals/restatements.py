@@ -1,20 +1,9 @@
-"""K4 不要让我重复讲: the customer restating the same problem, the agent asking them to repeat.
+"""K4's restatements: customer utterances that say again what they said before (the complaint class counts them).
 
-Fires:
-- ``customer_restates`` when two customer utterances at least
-  ``repetition.min_distance`` s apart say the same thing (cosine similarity of
-  TF-IDF character 2–4-grams at least ``repetition.similarity``): e.g. 我的快递三天了还没到
-  … later … 我都说了快递三天没到; value: the similarity; evidence: the later one,
-  detail: the earlier one;
-- ``repeat_request`` when the agent asks the customer to say it again
-  (您再说一遍, ¿me lo repite?, "could you repeat that").
-Does not fire on short fillers (嗯, 对) or on the same words said back to back.
-
-The similarities are scikit-learn's ``TfidfVectorizer`` + ``cosine_similarity``
-(to 1e-12), computed without the vectorizer's per-fit bookkeeping, which cost
-more than the arithmetic on a call's few dozen utterances. The restatements
-are computed once per call (``restatements``): the stages tagger counts them
-for the complaint class.
+Similarity is the cosine of TF-IDF character 2–4-grams, equal to scikit-learn's
+``TfidfVectorizer`` + ``cosine_similarity`` (to 1e-12), computed without the
+vectorizer's per-fit bookkeeping, which cost more than the arithmetic on a
+call's few dozen utterances.
 """
 
 from __future__ import annotations
@@ -23,6 +12,7 @@ import functools
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
@@ -37,11 +27,8 @@ except ImportError:  # another scikit-learn layout: the public functions give th
     sparse_matmul_to_dense = inplace_csr_row_normalize_l2 = None
 
 from qa.common.codepoints import CODE_BITS, code_points
-from qa.tagging.context import TagContext, from_utterance
-from qa.types import Finding, Utterance
-
-COURSE_ID = "K4"
-
+from qa.tagging.view import CallView
+from qa.types import Utterance
 
 _WHITE_SPACES = re.compile(r"\s\s+")  # as scikit-learn's vectorizers collapse whitespace
 
@@ -133,19 +120,23 @@ def tfidf_rows(texts: Sequence[str], language: str) -> sparse.csr_matrix:
 #: Customer utterances compared at once (rows of one block of the similarity matrix).
 _BLOCK = 512
 
+@dataclass(frozen=True)
+class Restatement:
+    """A later customer utterance that restates an earlier one, and how similar they are."""
 
-def restatements(ctx: TagContext) -> list[tuple[Utterance, Utterance, float]]:
-    """(earlier, later, similarity) for each customer utterance that restates an earlier one far enough back."""
-    return ctx.shared("repetition.restatements", _restatements)
+    earlier: Utterance
+    later: Utterance
+    similarity: float
 
 
-def _restatements(ctx: TagContext) -> list[tuple[Utterance, Utterance, float]]:
-    th = ctx.thresholds["repetition"]
-    customer = [u for u in ctx.utterances
+def restatements(call: CallView) -> list[Restatement]:
+    """Each customer utterance that restates an earlier one far enough back, against the first such earlier one."""
+    th = call.thresholds["repetition"]
+    customer = [u for u in call.utterances
                 if u.role == "customer" and len(u.text.replace(" ", "")) >= th["min_chars"]]
     if len(customer) < 2:
         return []
-    rows = tfidf_rows([u.text for u in customer], ctx.language)
+    rows = tfidf_rows([u.text for u in customer], call.language)
     starts = np.array([u.start for u in customer], dtype=np.float64)
     ends = np.array([u.end for u in customer], dtype=np.float64)
     # pair (i, j), i < j <= i + reach: similar enough and far enough apart; each later utterance is
@@ -166,18 +157,4 @@ def _restatements(ctx: TagContext) -> list[tuple[Utterance, Utterance, float]]:
             if column not in first:
                 i = int(ok[:, j].argmax())
                 first[column] = (low + i, float(sims[i, j]))
-    return [(customer[i], customer[j], sim) for j, (i, sim) in sorted(first.items())]
-
-
-def tag_repetition(ctx: TagContext) -> list[Finding]:
-    findings: list[Finding] = []
-    for earlier, later, similarity in restatements(ctx):
-        findings.append(from_utterance(
-            COURSE_ID, "customer_restates", round(similarity, 3), later,
-            {"earlier_start": earlier.start, "earlier_end": earlier.end, "earlier_text": earlier.text},
-        ))
-    for i, u in enumerate(ctx.utterances):
-        if u.role == "agent":
-            for m in ctx.kinds(i, "repeat_request"):
-                findings.append(from_utterance(COURSE_ID, "repeat_request", m.text, u, {"cue": m.entry.label}))
-    return findings
+    return [Restatement(customer[i], customer[j], sim) for j, (i, sim) in sorted(first.items())]

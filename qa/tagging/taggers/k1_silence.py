@@ -10,7 +10,12 @@ Fires:
   after — 感谢您的耐心等待);
 - ``hold_without_estimate`` / ``hold_without_thanks`` for the holds that miss them;
 - ``non_talk`` once per call (value: seconds nobody speaks; detail: share of the call).
+An announcement explains a silence that starts within ``silence.hold_window`` s after it
+(or up to ``silence.announce_slack`` s before its end), and thanks count from
+``silence.announce_slack`` s before the silence ends.
 Does not fire on ordinary pauses between turns, nor on 稍等 with no silence after it.
+
+Versions: 1, as ``silence@1``.
 """
 
 from __future__ import annotations
@@ -20,7 +25,9 @@ from bisect import bisect_left, bisect_right
 from qa.tagging.context import TagContext, from_utterance
 from qa.types import Finding, Gap, Utterance
 
+NAME, VERSION = "k1_silence", 1
 COURSE_ID = "K1"
+CODES = (COURSE_ID,)
 
 
 class _Timeline:
@@ -54,18 +61,19 @@ class _Timeline:
         return [k for _, k in self.by_start[bisect_left(self.starts, low):bisect_right(self.starts, high)]]
 
 
-def tag_silence(ctx: TagContext) -> list[Finding]:
+def tag(ctx: TagContext) -> list[Finding]:
     th = ctx.thresholds["silence"]
     utterances = ctx.utterances
     gaps: list[Gap] = ctx.transcript.gaps
     findings: list[Finding] = []
     explained: set[Gap] = set()
     timeline = _Timeline(utterances, gaps)
+    slack = th["announce_slack"]
 
     for i, u in enumerate(utterances):
         if u.role != "agent" or not ctx.kinds(i, "hold"):
             continue
-        hold_gap = next((g for g in timeline.gaps_starting(u.end - 0.5, u.end + th["hold_window"])
+        hold_gap = next((g for g in timeline.gaps_starting(u.end - slack, u.end + th["hold_window"])
                          if g.duration >= th["hold_min"]), None)
         if hold_gap is None:
             continue
@@ -73,7 +81,7 @@ def tag_silence(ctx: TagContext) -> list[Finding]:
         estimate = bool(ctx.kinds(i, "hold_estimate"))
         thanked = any(
             utterances[j].role == "agent" and ctx.kinds(j, "thanks_for_waiting")
-            for j in timeline.starting(hold_gap.end - 0.5, hold_gap.end + th["thanks_window"])
+            for j in timeline.starting(hold_gap.end - slack, hold_gap.end + th["thanks_window"])
         )
         detail = {"estimate": estimate, "thanked": thanked, "silence_start": hold_gap.start,
                   "silence_end": hold_gap.end, "long": hold_gap.duration >= th["long_hold"]}

@@ -2,7 +2,7 @@
 
 Questions are found and labelled by ``qa.tagging.questions.classify_utterances`` (clause
 cues, punctuation, and a small classifier), once per call for all utterances;
-the phases and cues taggers reuse the result (``call_questions``). A rising end of the utterance in the audio
+the phases and R2 taggers reuse the result (``ctx.questions``). A rising end of the utterance in the audio
 (``final_pitch_slope`` at least ``question.rising_slope``) is evidence of a
 question; a falling end (at most ``question.falling_slope``) a little against.
 
@@ -15,63 +15,24 @@ Fires:
   detail.thirds: each kind's share of the questions asked in the first, middle
   and last third of the call).
 Does not fire on statements (我帮您查一下。, "I'll check that for you.").
+
+Versions: 1 as ``questions@1``; 2: indirect questions (quería saber si…, I was wondering if…,
+想问一下) open a question; 3: a closing tag after a comma (…, verdad / …, right) is a question;
+4: the classifier trains also on the shippable real questions (CrossWOZ, ABCD).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from qa.errors import CallqaError
 from qa.tagging.context import TagContext, from_utterance, not_applicable
+from qa.tagging.signals.questions import CallQuestion
 from qa.types import Finding
 
+NAME, VERSION = "t_question", 4
 COURSE_ID = "T-QUESTION"
+CODES = (COURSE_ID,)
 _THIRDS = ("first", "middle", "last")
 LABELS = ("closed", "open", "controlling")  # as qa.tagging.questions.LABELS
-
-
-@dataclass(frozen=True)
-class CallQuestion:
-    """One question in the call: which utterance, where in it, its kind."""
-
-    index: int
-    start_char: int
-    end_char: int
-    text: str
-    label: str  # closed | open | controlling
-    probability: float
-    confident: bool
-    cues: tuple[str, ...]
-    rising_pitch: bool | None
-
-
-def _rising(ctx: TagContext, index: int) -> bool | None:
-    if ctx.acoustics is None or len(ctx.acoustics) != len(ctx.utterances):
-        return None
-    slope = ctx.acoustics[index].final_pitch_slope
-    if slope is None:
-        return None
-    th = ctx.thresholds["question"]
-    if slope >= th["rising_slope"]:
-        return True
-    if slope <= th["falling_slope"]:
-        return False
-    return None
-
-
-def call_questions(ctx: TagContext) -> list[CallQuestion]:
-    """All questions of the call, classified in one batch, once per call (the phases and cues taggers reuse them)."""
-    return ctx.shared("questions.call_questions", _call_questions)
-
-
-def _call_questions(ctx: TagContext) -> list[CallQuestion]:
-    from qa.tagging.questions import classify_utterances  # scikit-learn: loaded on first use
-
-    rising = [_rising(ctx, i) for i in range(len(ctx.utterances))]
-    found = [CallQuestion(i, q.span.start_char, q.span.end_char, q.text, q.label, q.probability, q.confident,
-                          tuple(q.span.cues), rising[i])
-             for i, q in classify_utterances(ctx.utterances, ctx.language, rising)]
-    return found
 
 
 def _third(t: float, first: float, span: float) -> str:
@@ -80,13 +41,13 @@ def _third(t: float, first: float, span: float) -> str:
     return _THIRDS[min(2, int(3 * (t - first) / span))]
 
 
-def tag_questions(ctx: TagContext) -> list[Finding]:
+def tag(ctx: TagContext) -> list[Finding]:
     if not ctx.has_lexicon():
-        return [not_applicable(COURSE_ID, f"no lexicon for language {ctx.language!r} ({ctx.lexicon_error})")]
+        return [not_applicable(COURSE_ID, ctx.no_lexicon_reason())]
     if not ctx.utterances:
         return []
     try:
-        questions = call_questions(ctx)
+        questions = ctx.questions
     except CallqaError as exc:  # unsupported language or broken question data: say so, keep the others
         return [not_applicable(COURSE_ID, str(exc))]
     us = ctx.utterances

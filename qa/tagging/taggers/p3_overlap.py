@@ -10,6 +10,8 @@ Fires:
 - ``long_monologue`` for one speaker's uninterrupted run over ``overlap.long_monologue`` s;
 - ``acknowledgement`` for the agent's listening tokens (嗯, 好的, 明白, "I see", "entiendo").
 Does not fire when the customer has finished before the agent starts, however short the gap.
+
+Versions: 1 as ``overlap@1``; 2: 是的 inside 不是的 and "right" inside "right now" are not acknowledgements.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from bisect import bisect_left
 from qa.tagging.context import TagContext, from_utterance
 from qa.types import Finding, Utterance
 
+NAME, VERSION = "p3_overlap", 2
 COURSE_ID = "P3"
+CODES = (COURSE_ID,)
 
 
 def _acknowledgements(ctx: TagContext, index: int) -> list:
@@ -56,7 +60,7 @@ class _Speaking:
         return self.latest[n - 1]
 
 
-def tag_overlap(ctx: TagContext) -> list[Finding]:
+def tag(ctx: TagContext) -> list[Finding]:
     th = ctx.thresholds["overlap"]
     us = ctx.utterances
     findings: list[Finding] = []

@@ -20,6 +20,9 @@ Fires:
 - ``accusing_you`` for each accusing second-person phrase of the agent
   (你没有…, 你应该…, "you didn't…", "usted no…"; value: the phrase).
 Does not fire ``accusing_you`` on concern (你没事吧) or on the customer's words.
+
+Versions: 1 as ``address@1``; 2: English "you" is not blunt (no ``blunt_share`` in English);
+3: the English per-utterance count is ``second_person``.
 """
 
 from __future__ import annotations
@@ -27,7 +30,9 @@ from __future__ import annotations
 from qa.tagging.context import TagContext, from_utterance, not_applicable
 from qa.types import Finding, Utterance
 
+NAME, VERSION = "t_address", 3
 COURSE_ID = "T-ADDRESS"
+CODES = (COURSE_ID,)
 #: lexicon kind -> key in the counts
 PERSON_KINDS = {
     "address_2p_blunt": "blunt_2p",
@@ -46,9 +51,9 @@ def person_forms(ctx: TagContext, index: int) -> list:
                        and (o.end_char - o.start_char) > (m.end_char - m.start_char) for o in found)]
 
 
-def tag_address(ctx: TagContext) -> list[Finding]:
+def tag(ctx: TagContext) -> list[Finding]:
     if not ctx.has_lexicon():
-        return [not_applicable(COURSE_ID, f"no lexicon for language {ctx.language!r} ({ctx.lexicon_error})")]
+        return [not_applicable(COURSE_ID, ctx.no_lexicon_reason())]
     th = ctx.thresholds["address"]
     findings: list[Finding] = []
     counts: dict[str, dict[str, int]] = {}

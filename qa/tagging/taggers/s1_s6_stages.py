@@ -31,131 +31,29 @@ Fires:
   stage (first ``stages.opening_utterances`` utterances) by at least one.
 Call-level findings carry the course ID of their stage (S1 when the stage is S0).
 Does not fire ``stage`` on neutral customer turns (我想查一下快递) or on the agent.
+
+The customer stages and the final stage are ``ctx.customer_stages`` and ``ctx.final_stage``
+(``qa.tagging.signals.stages``): the outcome and P1/P6/R6 taggers read them too.
+
+Versions: 1 as ``stages@1``; 2: harm to health, safety or money makes a complaint major;
+3: the final stage read from how the customer ends (S0 on thanks, S1 on a bare answer,
+the peak up to S3 while still complaining at length); 4: a problem report is S1, and an ending
+that says the problem is still there (还是不行) is S2.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from qa.tagging.context import TagContext, from_utterance, not_applicable
-from qa.tagging.taggers.repetition import restatements
-from qa.tagging.taggers.tone import clean_kinds, loudness_rises
+from qa.tagging.signals.stages import STAGE_IDS
 from qa.types import Finding
 
-STAGE_IDS = ("S1", "S2", "S3", "S4", "S5", "S6")
+NAME, VERSION = "s1_s6_stages", 4
+CODES = (*STAGE_IDS, "P4", "R5")
 CLASSES = {"ordinary": "普通", "major": "重大", "escalated": "升级", "difficult": "疑难"}
-_STAGE_KINDS = tuple(f"stage_{s}" for s in STAGE_IDS)
-
-
-@dataclass(frozen=True)
-class CustomerStage:
-    """The stage of one customer utterance (0 = no complaint signal) and why."""
-
-    index: int
-    level: int
-    cues: tuple[str, ...]
-    loud: bool = False
 
 
 def stage_name(level: int) -> str:
     return f"S{level}"
-
-
-def customer_stages(ctx: TagContext) -> list[CustomerStage]:
-    """Every customer utterance with its stage level, in order (once per call: the cues tagger uses them too)."""
-    return ctx.shared("stages.customer_stages", _customer_stages)
-
-
-def _customer_stages(ctx: TagContext) -> list[CustomerStage]:
-    th = ctx.thresholds["stages"]
-    weak = float(th["weak_weight"])
-    loud = loudness_rises(ctx)
-    out = []
-    for i, u in enumerate(ctx.utterances):
-        if u.role != "customer":
-            continue
-        level, cues = 0, []
-        for m in clean_kinds(ctx, i, *_STAGE_KINDS, "anger", "sensitive", "problem_report"):
-            if m.kind == "problem_report":  # 坏了, 无法开机: a problem without displeasure words is latent
-                if m.entry.weight < weak:
-                    continue
-                stage = int(th["problem_stage"])
-            elif m.kind in ("anger", "sensitive"):
-                stage = int(th[f"{m.kind}_stage"]) if m.entry.weight >= weak else int(th[f"weak_{m.kind}_stage"])
-            else:
-                stage = int(m.kind[-1]) - (int(th["weak_drop"]) if m.entry.weight < weak else 0)
-            stage = max(1, min(6, stage))
-            cues.append(f"{m.kind}:{m.text}")
-            level = max(level, stage)
-        is_loud = i in loud
-        if is_loud:
-            level = min(int(th["loud_cap"]), max(level + int(th["loud_bump"]), int(th["loud_floor"])))
-        out.append(CustomerStage(i, level, tuple(cues), is_loud))
-    return out
-
-
-@dataclass(frozen=True)
-class FinalStage:
-    """Where the customer ends: the stage, the utterance it is read from, and why."""
-
-    index: int
-    level: int
-    cues: tuple[str, ...]
-    reason: str
-
-
-def _final_stage(ctx: TagContext, tail: list[CustomerStage], peak: int) -> FinalStage:
-    """The stage of the customer's last ``final_utterances``, read as a reviewer would.
-
-    Their highest cued stage, except that an ending with thanks or acceptance (lexicon kind
-    ``stage_S0``: 谢谢, 可以了, that works), no cue above ``stages.calm_max`` and no problem reported
-    in it is S0, and an
-    ending with neither a stage cue nor thanks after a complaint (a bare answer, 是的, 2.5.1)
-    keeps the dissatisfaction latent: ``stages.unresolved_level`` (S1), never S0; an ending that says
-    the problem is still there (a strong lexicon ``unresolved`` cue: 还是不行, 问题依然存在) is the
-    customer pressing: at least ``stages.unresolved_cue_level`` (S2). A long ending
-    (``stages.venting_chars``) without thanks after a complaint of at least ``stages.min_peak``
-    is the customer still complaining: the peak, at most ``stages.venting_cap`` (S3).
-    """
-    th = ctx.thresholds["stages"]
-    last = max(tail, key=lambda s: (s.level, s.index))
-    calm = [f"stage_S0:{m.text}" for s in tail for m in ctx.kinds(s.index, "stage_S0")]
-    problem = any(c.startswith("problem_report:") for s in tail for c in s.cues)  # 无法开机 ... 就没了: not calm
-    if calm and last.level <= int(th["calm_max"]) and not problem:
-        return FinalStage(tail[-1].index, 0, tuple(calm), "thanks or acceptance at the end")
-    long_ending = len(ctx.utterances[tail[-1].index].text) >= int(th["venting_chars"])
-    if not calm and long_ending and peak >= int(th["min_peak"]) and last.level < min(peak, int(th["venting_cap"])):
-        return FinalStage(tail[-1].index, min(peak, int(th["venting_cap"])), last.cues,
-                          "still explaining the complaint at length at the end, without thanks")
-    pressing = [f"unresolved:{m.text}" for m in clean_kinds(ctx, tail[-1].index, "unresolved")
-                if m.entry.weight >= float(th["weak_weight"])]
-    if not calm and pressing and last.level < int(th["unresolved_cue_level"]):
-        return FinalStage(tail[-1].index, int(th["unresolved_cue_level"]), (*last.cues, *pressing),
-                          "says the problem is still there (还是不行, 问题依然存在)")
-    if last.level == 0 and peak > 0:
-        return FinalStage(tail[-1].index, min(peak, int(th["unresolved_level"])), (),
-                          "no thanks or acceptance after the complaint")
-    return FinalStage(last.index, last.level, last.cues, "the stage cued at the end")
-
-
-def final_stage(ctx: TagContext) -> FinalStage | None:
-    """Where the customer ends (the reviewer's final stage); None without customer speech. P4/R5 read it too."""
-    stages = customer_stages(ctx)
-    if not stages:
-        return None
-    tail = stages[-int(ctx.thresholds["stages"]["final_utterances"]):]
-    return _final_stage(ctx, tail, max(s.level for s in stages))
-
-
-def transfers(ctx: TagContext, index: int) -> list:
-    """Transfer cues of an agent utterance, without those the agent does for the customer.
-
-    我马上为您联系快递 is the agent acting (a commitment right before the cue), not a
-    run-around like 您联系快递吧.
-    """
-    acting = [m.end_char for m in ctx.kinds(index, "commitment")]
-    return [m for m in ctx.kinds(index, "transfer")
-            if not any(m.start_char - 1 <= end <= m.end_char for end in acting)]
 
 
 def complaint_class(ctx: TagContext, peak: int) -> tuple[str, dict]:
@@ -165,7 +63,7 @@ def complaint_class(ctx: TagContext, peak: int) -> tuple[str, dict]:
     when the class is still open: a complaint below the major stage with few transfers.
     """
     th = ctx.thresholds["complaint_class"]
-    moved = sum(len(transfers(ctx, i)) for i, u in enumerate(ctx.utterances) if u.role == "agent")
+    moved = sum(len(found) for found in ctx.transfers.values())
     reasons: dict = {"peak_level": peak, "transfers": moved}
     if peak >= th["escalated_stage"]:
         return "escalated", reasons
@@ -179,17 +77,17 @@ def complaint_class(ctx: TagContext, peak: int) -> tuple[str, dict]:
     if moved >= th["difficult_transfers"]:
         return "difficult", reasons
     if peak > 0:
-        reasons["restatements"] = len(restatements(ctx))  # shared with K4: computed once per call
+        reasons["restatements"] = len(ctx.restatements)  # shared with K4: computed once per call
         if reasons["restatements"] >= th["difficult_restatements"]:
             return "difficult", reasons
     return "ordinary", reasons
 
 
-def tag_stages(ctx: TagContext) -> list[Finding]:
-    ids = (*STAGE_IDS, "P4", "R5")
+def tag(ctx: TagContext) -> list[Finding]:
+    ids = CODES
     if not ctx.has_lexicon():
         return [not_applicable(i, f"no lexicon for language {ctx.language!r} ({ctx.lexicon_error})") for i in ids]
-    stages = customer_stages(ctx)
+    stages = ctx.customer_stages
     if not stages:
         return [not_applicable(i, "no customer speech in this call") for i in ids]
     th = ctx.thresholds["stages"]
@@ -202,7 +100,7 @@ def tag_stages(ctx: TagContext) -> list[Finding]:
 
     peak = max(stages, key=lambda s: s.level)  # the first utterance at the highest level
     tail = stages[-int(th["final_utterances"]):]
-    final = _final_stage(ctx, tail, peak.level)
+    final = ctx.final_stage
     head = stages[: int(th["opening_utterances"])]
     opening = max(s.level for s in head)
     peak_id = stage_name(peak.level)

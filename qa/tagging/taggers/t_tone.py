@@ -16,17 +16,19 @@ Fires:
 Does not fire on negated cues (不是不知道, "not a problem"), on the customer's polite
 words or on the agent quoting an anger word (cues are filtered by the speaker's role).
 Without a lexicon for the language the keyword part says ``not_applicable``.
+
+Versions: 1, as ``tone@1``.
 """
 
 from __future__ import annotations
 
-import statistics
-
-from qa.errors import AcousticsAlignmentError, CallqaError  # noqa: F401 (re-exported)
 from qa.tagging.context import TagContext, from_utterance, not_applicable
-from qa.types import Finding, UtteranceAcoustics
+from qa.tagging.signals.voice import baselines
+from qa.types import Finding
 
+NAME, VERSION = "t_tone", 1
 COURSE_ID = "T-TONE"
+CODES = (COURSE_ID,)
 #: lexicon kind -> (finding kind, speaker it applies to)
 _KEYWORDS = {
     "anger": ("anger_keyword", "customer"),
@@ -37,57 +39,10 @@ _KEYWORDS = {
 }
 
 
-def clean_kinds(ctx: TagContext, index: int, *kinds: str) -> list:
-    """``ctx.kinds`` without number cues cut out of a longer number (12345 inside 订单号123456)."""
-    text = ctx.utterances[index].text
-    return [m for m in ctx.kinds(index, *kinds)
-            if not (m.text.isdigit() and ((m.start_char > 0 and text[m.start_char - 1].isdigit())
-                                          or (m.end_char < len(text) and text[m.end_char].isdigit())))]
-
-
-def aligned_acoustics(ctx: TagContext) -> list[UtteranceAcoustics] | None:
-    """``ctx.acoustics`` when present, after checking it has one entry per utterance."""
-    if ctx.acoustics is None:
-        return None
-    if len(ctx.acoustics) != len(ctx.utterances):
-        raise AcousticsAlignmentError(
-            f"{len(ctx.acoustics)} acoustic measurements for {len(ctx.utterances)} utterances in call "
-            f"{ctx.transcript.call_id!r}; measure the same transcript that is tagged (qa.speech.acoustics.measure_utterances)"
-        )
-    return ctx.acoustics
-
-
-def baselines(ctx: TagContext, attribute: str) -> dict[str, float]:
-    """Median of ``attribute`` (loudness_db / pitch_hz) per role, for roles with enough measured utterances."""
-    acoustics = aligned_acoustics(ctx)
-    if acoustics is None:
-        return {}
-    needed = int(ctx.thresholds["tone"]["min_baseline_utterances"])
-    values: dict[str, list[float]] = {}
-    for u, a in zip(ctx.utterances, acoustics):
-        value = getattr(a, attribute)
-        if value is not None:
-            values.setdefault(u.role, []).append(float(value))
-    return {role: statistics.median(v) for role, v in values.items() if len(v) >= needed}
-
-
-def loudness_rises(ctx: TagContext) -> dict[int, float]:
-    """Utterance index -> dB above its speaker's median, for utterances over ``tone.loudness_rise_db``."""
-    base = baselines(ctx, "loudness_db")
-    if not base:
-        return {}
-    limit = float(ctx.thresholds["tone"]["loudness_rise_db"])
-    rises = {}
-    for i, (u, a) in enumerate(zip(ctx.utterances, ctx.acoustics or ())):
-        if u.role in base and a.loudness_db is not None and a.loudness_db - base[u.role] >= limit:
-            rises[i] = a.loudness_db - base[u.role]
-    return rises
-
-
 def _voice_findings(ctx: TagContext) -> list[Finding]:
     findings: list[Finding] = []
     loud_base = baselines(ctx, "loudness_db")
-    for i, db in loudness_rises(ctx).items():
+    for i, db in ctx.loudness_rises.items():
         u = ctx.utterances[i]
         findings.append(from_utterance(
             COURSE_ID, "loudness_rise", round(db, 2), u,
@@ -106,13 +61,13 @@ def _voice_findings(ctx: TagContext) -> list[Finding]:
     return findings
 
 
-def tag_tone(ctx: TagContext) -> list[Finding]:
+def tag(ctx: TagContext) -> list[Finding]:
     findings = _voice_findings(ctx)
     if not ctx.has_lexicon():
         reason = f"no lexicon for language {ctx.language!r}: tone keywords not checked ({ctx.lexicon_error})"
         return findings + [not_applicable(COURSE_ID, reason)]
     for i, u in enumerate(ctx.utterances):
-        for m in clean_kinds(ctx, i, *_KEYWORDS):
+        for m in ctx.clean_kinds(i, *_KEYWORDS):
             kind, role = _KEYWORDS[m.kind]
             if u.role != role:
                 continue
