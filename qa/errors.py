@@ -315,7 +315,7 @@ class MetadataLimitError(MetadataError):
 class LoginRequired(AuthError):
     """No live session: pages redirect to /login, the API answers 401."""
 
-    code = "E808"
+    code = "E810"
 
 
 class CalibrationError(CallqaError):

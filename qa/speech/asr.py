@@ -84,6 +84,8 @@ class _AsrFile(Settings):
     foreign_language_probability: Share
     relabel_probability: Share | None
     piece_seconds: Seconds = Field(gt=0, le=30)  # one Whisper window
+    batch_size: Count = Field(ge=1, le=64)
+    loop_tokens_per_second: Number = Field(gt=0, le=100)
     coverage_pad: Seconds
     min_uncovered: Seconds
     hallucinations: list[Text] = []
