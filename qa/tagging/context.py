@@ -89,6 +89,15 @@ def not_applicable(course_id: str, reason: str) -> Finding:
                    text="", detail={"reason": reason})
 
 
+def cannot_judge_agent(ctx: TagContext, course_id: str) -> list[Finding] | None:
+    """``not_applicable`` when an agent-cue tagger has nothing to read (no lexicon, no agent speech), else None."""
+    if not ctx.has_lexicon():
+        return [not_applicable(course_id, ctx.no_lexicon_reason())]
+    if not ctx.agent:
+        return [not_applicable(course_id, "no agent speech in this call")]
+    return None
+
+
 def cue_detail(m: Any) -> dict[str, Any]:
     """Where a lexicon cue sits in its utterance, for a finding's detail."""
     return {"cue": m.entry.label, "cue_kind": m.kind, "char_start": m.start_char, "char_end": m.end_char}

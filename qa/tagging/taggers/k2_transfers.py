@@ -15,7 +15,7 @@ Versions: 1, as in ``cues@1``.
 
 from __future__ import annotations
 
-from qa.tagging.context import TagContext, cue_detail, from_utterance, not_applicable
+from qa.tagging.context import TagContext, cannot_judge_agent, cue_detail, from_utterance
 from qa.types import Finding
 
 NAME, VERSION = "k2_transfers", 1
@@ -24,10 +24,8 @@ CODES = (COURSE_ID,)
 
 
 def tag(ctx: TagContext) -> list[Finding]:
-    if not ctx.has_lexicon():
-        return [not_applicable(COURSE_ID, ctx.no_lexicon_reason())]
-    if not ctx.agent:
-        return [not_applicable(COURSE_ID, "no agent speech in this call")]
+    if (na := cannot_judge_agent(ctx, COURSE_ID)) is not None:
+        return na
     th = ctx.thresholds["cues"]
     us, agent = ctx.utterances, ctx.agent
     findings = [from_utterance(COURSE_ID, "transfer", m.text, us[i], cue_detail(m))

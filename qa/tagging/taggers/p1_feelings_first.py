@@ -24,6 +24,7 @@ from __future__ import annotations
 from qa.tagging.context import (
     TagContext,
     agent_cues,
+    cannot_judge_agent,
     cue_detail,
     from_utterance,
     not_applicable,
@@ -81,10 +82,8 @@ def _feelings_first(ctx: TagContext, negative: CustomerStage | None) -> list[Fin
 
 
 def tag(ctx: TagContext) -> list[Finding]:
-    if not ctx.has_lexicon():
-        return [not_applicable(COURSE_ID, ctx.no_lexicon_reason())]
-    if not ctx.agent:
-        return [not_applicable(COURSE_ID, "no agent speech in this call")]
+    if (na := cannot_judge_agent(ctx, COURSE_ID)) is not None:
+        return na
     findings = agent_cues(ctx, COURSE_ID, "apology", "apology")
     if not ctx.customer_stages:
         return findings + [not_applicable(COURSE_ID, "no customer speech in this call")]

@@ -25,9 +25,9 @@ from __future__ import annotations
 from qa.tagging.context import (
     TagContext,
     agent_cues,
+    cannot_judge_agent,
     cue_detail,
     from_utterance,
-    not_applicable,
 )
 from qa.types import Finding
 
@@ -82,8 +82,6 @@ def _courtesy_drop(ctx: TagContext) -> list[Finding]:
 
 
 def tag(ctx: TagContext) -> list[Finding]:
-    if not ctx.has_lexicon():
-        return [not_applicable(COURSE_ID, ctx.no_lexicon_reason())]
-    if not ctx.agent:
-        return [not_applicable(COURSE_ID, "no agent speech in this call")]
+    if (na := cannot_judge_agent(ctx, COURSE_ID)) is not None:
+        return na
     return agent_cues(ctx, COURSE_ID, "impatience", "impatience") + _greeting_and_closing(ctx) + _courtesy_drop(ctx)

@@ -11,7 +11,7 @@ Versions: 1 in ``cues@1``; 2: a cue inside a longer cue of another kind is that 
 
 from __future__ import annotations
 
-from qa.tagging.context import TagContext, agent_cues, not_applicable
+from qa.tagging.context import TagContext, agent_cues, cannot_judge_agent
 from qa.types import Finding
 
 NAME, VERSION = "p5_empathy", 2
@@ -20,8 +20,6 @@ CODES = (COURSE_ID,)
 
 
 def tag(ctx: TagContext) -> list[Finding]:
-    if not ctx.has_lexicon():
-        return [not_applicable(COURSE_ID, ctx.no_lexicon_reason())]
-    if not ctx.agent:
-        return [not_applicable(COURSE_ID, "no agent speech in this call")]
+    if (na := cannot_judge_agent(ctx, COURSE_ID)) is not None:
+        return na
     return agent_cues(ctx, COURSE_ID, "empathy", "empathy") + agent_cues(ctx, COURSE_ID, "blame", "blame")

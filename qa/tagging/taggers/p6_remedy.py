@@ -16,7 +16,7 @@ whenever no commitment has a time.
 
 from __future__ import annotations
 
-from qa.tagging.context import TagContext, from_utterance, not_applicable
+from qa.tagging.context import TagContext, cannot_judge_agent, from_utterance, not_applicable
 from qa.tagging.taggers.p1_feelings_first import first_negative
 from qa.types import Finding, Utterance
 
@@ -58,10 +58,8 @@ def _remedy(ctx: TagContext, complaint: Utterance) -> list[Finding]:
 
 
 def tag(ctx: TagContext) -> list[Finding]:
-    if not ctx.has_lexicon():
-        return [not_applicable(COURSE_ID, ctx.no_lexicon_reason())]
-    if not ctx.agent:
-        return [not_applicable(COURSE_ID, "no agent speech in this call")]
+    if (na := cannot_judge_agent(ctx, COURSE_ID)) is not None:
+        return na
     if not ctx.customer_stages:
         return [not_applicable(COURSE_ID, "no customer speech in this call")]
     negative = first_negative(ctx)

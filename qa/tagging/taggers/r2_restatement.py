@@ -12,7 +12,7 @@ Versions: 1 in ``cues@1``; 2: a restatement cue inside a longer cue of another k
 
 from __future__ import annotations
 
-from qa.tagging.context import TagContext, agent_cues, from_utterance, not_applicable
+from qa.tagging.context import TagContext, agent_cues, cannot_judge_agent, from_utterance
 from qa.types import Finding
 
 NAME, VERSION = "r2_restatement", 2
@@ -43,8 +43,6 @@ def _after_open_question(ctx: TagContext) -> list[Finding]:
 
 
 def tag(ctx: TagContext) -> list[Finding]:
-    if not ctx.has_lexicon():
-        return [not_applicable(COURSE_ID, ctx.no_lexicon_reason())]
-    if not ctx.agent:
-        return [not_applicable(COURSE_ID, "no agent speech in this call")]
+    if (na := cannot_judge_agent(ctx, COURSE_ID)) is not None:
+        return na
     return agent_cues(ctx, COURSE_ID, "restatement", "restatement") + _after_open_question(ctx)

@@ -11,7 +11,7 @@ Versions: 1, as in ``cues@1``.
 
 from __future__ import annotations
 
-from qa.tagging.context import TagContext, from_utterance, not_applicable
+from qa.tagging.context import TagContext, cannot_judge_agent, from_utterance
 from qa.types import Finding
 
 NAME, VERSION = "r3_steps", 1
@@ -44,8 +44,6 @@ def _steps(ctx: TagContext) -> list[Finding]:
 
 
 def tag(ctx: TagContext) -> list[Finding]:
-    if not ctx.has_lexicon():
-        return [not_applicable(COURSE_ID, ctx.no_lexicon_reason())]
-    if not ctx.agent:
-        return [not_applicable(COURSE_ID, "no agent speech in this call")]
+    if (na := cannot_judge_agent(ctx, COURSE_ID)) is not None:
+        return na
     return _steps(ctx)

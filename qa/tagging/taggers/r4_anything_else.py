@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from qa.tagging.context import (
     TagContext,
+    cannot_judge_agent,
     closing_part,
     cue_detail,
     from_utterance,
-    not_applicable,
 )
 from qa.types import Finding
 
@@ -27,10 +27,8 @@ CODES = (COURSE_ID,)
 
 
 def tag(ctx: TagContext) -> list[Finding]:
-    if not ctx.has_lexicon():
-        return [not_applicable(COURSE_ID, ctx.no_lexicon_reason())]
-    if not ctx.agent:
-        return [not_applicable(COURSE_ID, "no agent speech in this call")]
+    if (na := cannot_judge_agent(ctx, COURSE_ID)) is not None:
+        return na
     us, agent = ctx.utterances, ctx.agent
     late = closing_part(ctx)
     hit = next(((i, m) for i in late for m in ctx.kinds(i, "anything_else")), None)
