@@ -57,8 +57,7 @@ def test_course_ids_used_by_the_rubric_exist():
     ("  weight: 2.5\n", "  weight: .inf\n", r"P1.*weight"),
     ("  weight: 2.5\n", "  weight: 1e308\n", r"P1.*weight"),
     ("  weight: 2.5\n", "  weight: .nan\n", r"P1.*weight"),
-    pytest.param("    kind: rate_rise\n", "    kind: rate_rsie\n", r"P1.*rate_rsie", marks=pytest.mark.xfail(
-        strict=True, reason="issue 12 open: no registry of finding kinds, so a mistyped matcher kind is accepted")),
+    ("    kind: rate_rise\n", "    kind: rate_rsie\n", r"P1.*rate_rsie"),
 ])
 def test_non_finite_or_huge_weights_and_a_mistyped_matcher_kind_are_refused(old, new, message):
     # issue 12: .inf / 1e308 weights gave NaN or Infinity scores that rescore stored; a typo was accepted

@@ -13,7 +13,7 @@ from typing import Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from qa.common.settings import line_of, parse_yaml, read_text, shipped
+from qa.common.settings import Settings, Text, line_of, load_settings, parse_yaml, read_text, shipped
 from qa.errors import RubricError
 from qa.types import check_course_id
 
@@ -22,6 +22,19 @@ DEFAULT_RUBRIC = Path(str(shipped("rubrics", "default.yaml")))
 STATUSES = ("pass", "partial", "fail", "n/a")
 #: The largest weight an item may have: weights are relative, so anything above is a typo (1e308) or a bug.
 MAX_WEIGHT = 1000.0
+
+
+class _KindsFile(Settings):
+    """``qa/data/finding_kinds.yaml``: the kinds of finding the taggers emit."""
+
+    version: int
+    kinds: list[Text] = Field(min_length=1)
+
+
+@functools.lru_cache(maxsize=1)
+def finding_kinds() -> frozenset[str]:
+    """Every finding kind a tagger writes: a matcher naming another kind would match nothing, silently."""
+    return frozenset(load_settings(shipped("finding_kinds.yaml"), _KindsFile).kinds)
 
 
 class Matcher(BaseModel):
@@ -56,6 +69,15 @@ class Matcher(BaseModel):
     @classmethod
     def _kinds(cls, value: Any) -> Any:
         return tuple(value) if isinstance(value, list) else value
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kinds(cls, value: str | tuple[str, ...]) -> str | tuple[str, ...]:
+        unknown = sorted(set((value,) if isinstance(value, str) else value) - finding_kinds())
+        if unknown:
+            raise ValueError(f"no tagger writes a finding of kind {', '.join(unknown)} "
+                             f"(a typo? the kinds are listed in qa/data/finding_kinds.yaml)")
+        return value
 
     @field_validator("id")
     @classmethod
