@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import collections
 import json
-import os
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ sys.path.insert(0, str(REPO))
 
 from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
 
+from bench.peak import peak_rss_mb  # noqa: E402
 from tests.fuzz_targets import TARGETS, outcome  # noqa: E402
 
 
@@ -62,17 +62,13 @@ def fuzz(name: str, examples: int) -> dict:
 
 
 def run_in_child(name: str, examples: int) -> dict:
-    """``fuzz(name)`` in a fresh process; adds its peak RSS (``wait4``'s rusage is that child's alone)."""
-    child = subprocess.Popen([sys.executable, __file__, "--examples", str(examples), "--targets", name, "--child"],
-                             stdout=subprocess.PIPE, text=True)
-    out = child.stdout.read()
-    _, status, usage = os.wait4(child.pid, 0)
-    child.returncode = os.waitstatus_to_exitcode(status)
-    lines = [line for line in out.splitlines() if line.startswith("{")]
+    """``fuzz(name)`` in a fresh process, which reports its own peak RSS (bench/peak.py says why not rusage)."""
+    child = subprocess.run([sys.executable, __file__, "--examples", str(examples), "--targets", name, "--child"],
+                           stdout=subprocess.PIPE, text=True)
+    lines = [line for line in child.stdout.splitlines() if line.startswith("{")]
     if not lines:
-        return {"target": name, "examples": 0, "crashes": {f"child exit {child.returncode}": 1},
-                "max_rss_mb": round(usage.ru_maxrss / 1024, 1)}
-    return {**json.loads(lines[-1]), "max_rss_mb": round(usage.ru_maxrss / 1024, 1)}
+        return {"target": name, "examples": 0, "crashes": {f"child exit {child.returncode}": 1}}
+    return json.loads(lines[-1])
 
 
 def main() -> int:
@@ -82,7 +78,8 @@ def main() -> int:
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(fuzz(args.targets, args.examples), ensure_ascii=False), flush=True)
+        report = fuzz(args.targets, args.examples)
+        print(json.dumps({**report, "max_rss_mb": round(peak_rss_mb(), 1)}, ensure_ascii=False), flush=True)
         return 0
     crashed = 0
     for name in args.targets.split(","):
@@ -91,7 +88,7 @@ def main() -> int:
         print(json.dumps(report, ensure_ascii=False), flush=True)
         print(f"{name}: {report['examples']} examples, {sum(report.get('coded', {}).values())} coded errors, "
               f"{sum(report['crashes'].values())} crashes, max {report.get('slowest_s', '?')} s per example, "
-              f"max RSS {report['max_rss_mb']} MB", file=sys.stderr, flush=True)
+              f"max RSS {report.get('max_rss_mb', '?')} MB", file=sys.stderr, flush=True)
     return 1 if crashed else 0
 
 

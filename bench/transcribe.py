@@ -22,7 +22,6 @@ import argparse
 import csv
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from bench.peak import peak_rss_mb  # noqa: E402
 DATA = REPO / "tests" / "data"
 SAMPLE = REPO / "samples" / "complaint_zh" / "call.flac"
 SAMPLE_REF = REPO / "samples" / "complaint_zh" / "reference.txt"
@@ -101,7 +102,7 @@ def worker(config_name: str, files: list[str]) -> None:
         elapsed = time.perf_counter() - started
         results.append({"file": f, "duration": recording.duration, "elapsed": elapsed, "text": by_role,
                         "language": language})
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_rss_mb()
     print(json.dumps({"results": results, "peak_rss_mb": peak}, ensure_ascii=False))
 
 

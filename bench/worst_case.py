@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import random
-import resource
 import subprocess
 import sys
 import tempfile
@@ -23,6 +22,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from bench.peak import peak_rss_mb  # noqa: E402
 
 #: Phrases written for this benchmark (no dialogue text from shared/data): a 6-hour call is these, varied.
 AGENT = ["您好，工号1024为您服务，请问有什么可以帮您？", "请您稍等一下，我帮您查询一下订单。", "感谢您的耐心等待。",
@@ -139,7 +140,7 @@ def run(case: str) -> dict:
                 detail = f"{len(transcript.utterances)} utterances, {len(findings)} findings, page {len(page)} chars"
         except CallqaError as exc:
             outcome, detail = exc.code, str(exc)[:160]
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = peak_rss_mb()
     return {"case": case, "outcome": outcome, "seconds": round(time.perf_counter() - made, 2),
             "setup_seconds": round(made - started, 2), "peak_rss_mb": round(peak_mb), "detail": detail}
 

@@ -48,6 +48,13 @@ def test_a_six_hour_call_is_reviewed_whole_in_bounded_time_and_memory():
     assert result["peak_rss_mb"] < 1536 and result["seconds"] < 240, result
 
 
+def test_the_peak_measured_is_the_case_s_own_not_its_parent_s():
+    # ru_maxrss kept the parent's high-water mark across vfork+exec: every case "peaked" at pytest's 1.6 GB
+    ballast = bytearray(b"x" * (512 * 1024 * 1024))
+    result = _worst("deep_yaml")
+    assert len(ballast) and result["outcome"] == "E400" and result["peak_rss_mb"] < 256, result
+
+
 def test_a_six_hour_call_is_within_every_limit():
     calls = limits().calls
     assert calls.max_duration >= 6 * 3600
