@@ -254,3 +254,28 @@ def test_a_recording_longer_than_the_call_limit_is_refused(tmp_path, monkeypatch
     monkeypatch.setattr(audio, "limits", lambda: short)
     with pytest.raises(AudioTooLongError, match=r"\[E107\] .*call\.wav: 2\.0 s long, more than the 1\.5 s allowed"):
         audio.probe(path)
+
+
+@pytest.mark.parametrize("name,limit,read,error", [
+    ("call.txt", lambda: limits().transcripts.max_bytes, lambda p: read_transcript(p), InputLimitError),
+    ("call.json", lambda: limits().transcripts.max_bytes, lambda p: read_transcript(p), InputLimitError),
+    ("call.wav.json", lambda: limits().metadata.max_sidecar_bytes, lambda p: read_sidecar(p, "call"),
+     MetadataLimitError),
+    ("manifest.csv", lambda: limits().metadata.max_manifest_bytes, lambda p: meta_for(p.parent / "call.wav"),
+     MetadataLimitError),
+])
+def test_files_one_byte_over_their_size_limit_are_refused_with_the_limit(tmp_path, name, limit, read, error):
+    # sparse files: the reader must stop at limit + 1 bytes, whatever the file's size
+    (tmp_path / "call.wav").write_bytes(b"")
+    path = tmp_path / name
+    with path.open("wb") as fh:
+        fh.truncate(limit() + 1)
+    with pytest.raises(error) as err:
+        read(path)
+    message = str(err.value)
+    assert f"{limit() + 1} bytes, more than the {limit()} allowed" in message and "\n" not in message
+    with path.open("wb") as fh:  # at the limit it is not refused for its size
+        fh.truncate(limit())
+    with pytest.raises(CallqaError) as err:
+        read(path)
+    assert "bytes, more than" not in str(err.value)  # refused for what is in it (NUL bytes), not its size

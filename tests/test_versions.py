@@ -139,3 +139,26 @@ def test_old_and_misspelt_tagger_names_are_refused(name):
 
     with pytest.raises(UnknownTaggerError, match=name):
         tag(parse_timed_text(CALL), only=[name])
+
+
+@pytest.mark.parametrize("weight", [".inf", "1e308", ".nan"])
+def test_rescore_with_a_non_finite_weight_is_one_coded_line_and_changes_no_score(tmp_path, weight):
+    # issue 12: a rubric weight of .inf or 1e308 gave NaN/Infinity scores that `rescore` stored
+    from typer.testing import CliRunner
+
+    from qa.cli import app
+
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    with Store.open(url) as store:
+        store.save_review(*make_review(6))
+        before = store.scores_frame()
+    rubric = (Path(__file__).resolve().parents[1] / "rubrics" / "default.yaml").read_text(encoding="utf-8")
+    assert "  weight: 2.5\n" in rubric
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(rubric.replace("  weight: 2.5\n", f"  weight: {weight}\n", 1), encoding="utf-8")
+    result = CliRunner().invoke(app, ["rescore", "--rubric", str(bad), "--store", url])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "error: [E" in result.output and "weight" in result.output
+    with Store.open(url) as store:
+        assert store.scores_frame() == before and {r["call_id"] for r in before} == {"call-00006"}
+        assert store.score_versions("call-00006") == [(before[0]["rubric_version"], True)]
