@@ -36,6 +36,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from qa.scoring.timing import untimed_items  # noqa: E402
 from qa.intake.realsets import (
     MISSING_DATA,
     QUESTION_LABELS,
@@ -176,8 +177,12 @@ def status_section(scoring: dict) -> Section:
         rho = (scoring.get("items", {}).get(item_id) or {}).get("spearman_E")
         section.rows.append([item_id, *(counts.get(k, 0) for k in ("pass", "partial", "fail", "n/a")),
                              "" if rho is None else f"{rho:.3f}"])
-    section.note = ("Chat times are made up from text length (timing: text), so K1 and T-RATE are n/a; "
-                    "an item with one status everywhere (P3 pass: no talking over in a chat) adds nothing here.")
+    untimed = ", ".join(untimed_items())
+    constant = [f"{item_id} {status}" for item_id, counts in scoring.get("item_status", {}).items()
+                if item_id not in untimed_items() for status, n in counts.items() if n == scoring["n"]]
+    section.note = (f"Chat times are made up from text length (timing: text), so {untimed} are n/a "
+                    "(qa/data/timing.yaml); an item with one status everywhere adds nothing here"
+                    + (f" ({', '.join(constant)})." if constant else ": none has."))
     return section
 
 

@@ -31,10 +31,13 @@ def test_text_timings_leave_holds_and_speech_rate_unjudged_and_audio_timings_do_
     assert t.timing == "text"
     assert text_items["K1"].status == "n/a" and "timing: text" in text_items["K1"].reason
     assert text_items["T-RATE"].status == "n/a" and text_items["K1"].max_points == 0
+    # P3 listens by times alone (overlap, share of talk, monologues): on text it used to pass every chat
+    assert text_items["P3"].status == "n/a" and "times are not real" in text_items["P3"].reason
     card = score_call(t, tag(t))
     assert any("times are not real" in w for w in card.warnings)
     audio_items, _ = items(CHAT.format(timing="audio", ending="好的，谢谢"))
     assert audio_items["K1"].status != "n/a"  # the 30 s hold after 请您稍等 is judged on real times
+    assert audio_items["P3"].status != "n/a"
     assert any(e.text.startswith("非常抱歉") for e in audio_items["K1"].evidence)
 
 
