@@ -135,3 +135,50 @@ def test_a_common_word_walks_the_list_and_finds_what_a_rare_one_finds(listing, m
     assert walked_filtered.total == filtered.total < walked.total or words == "refrigerator arrived damaged"
     if words == "洗衣机":
         assert 0 < len(by_matches.rows) < N
+
+
+def _table_steps(conn, statement: str, params) -> list[str]:
+    plan = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, params).all()
+    return [row[3] for row in plan if re.match(r"(SCAN|SEARCH) (?!\(|CONSTANT)", row[3])]
+
+
+@pytest.mark.parametrize("f", [{}, {"sort": "score"}, {"min_score": 40, "max_score": 60}, {"item": "R6", "status": "fail"},
+                               {"team": "team-03"}, {"q": "洗衣机"}, {"start": "2026-08-01", "end": "2026-08-31"}])
+def test_no_list_query_scans_every_call_for_each_score(tmp_path, f):
+    # the count once joined scores to "+calls.call_id", so SQLite scanned all calls per score (8 s at 20k calls)
+    store = Store.open(f"sqlite:///{tmp_path / 'plan.db'}")
+    fill(store, 30, verbose=False)
+    ws = WorkspaceStore(store)
+    ws.sync_search()
+    cheap = argon2.PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash(PASSWORD)
+    ws.add_user("pat", "reviewer", cheap, actor="test")
+    seen: list[tuple[str, object]] = []
+    sa.event.listen(store._engine, "before_cursor_execute",
+                    lambda conn, cursor, statement, params, context, many: seen.append((statement, params)))
+    page = ws.list_calls(ws.find_user("pat")[0], CallFilter(**f))
+    listing = [(s, p) for s, p in seen if s.lstrip().upper().startswith("SELECT") and "calls" in s]
+    assert page.total >= len(page.rows) and len(listing) >= 1
+    with store._engine.connect() as conn:
+        for statement, params in listing:
+            steps = _table_steps(conn, statement, params)
+            inner = [s for s in steps[1:] if s.startswith("SCAN calls")]
+            assert not inner, (steps, statement)
+    store.close()
+
+
+def test_planner_statistics_are_taken_once_and_again_when_the_calls_double(tmp_path):
+    store = Store.open(f"sqlite:///{tmp_path / 'stats.db'}")
+    fill(store, 40, verbose=False)
+    assert store.refresh_statistics() is True  # none yet
+    with store._engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT stat FROM sqlite_stat1 WHERE tbl = 'calls'").scalar().startswith("40 ")
+    assert store.refresh_statistics() is False
+    fill(store, 179, verbose=False)  # < 2 x 40 + 100: not yet
+    assert store.refresh_statistics() is False
+    fill(store, 181, verbose=False)
+    assert store.refresh_statistics() is True
+    ws = WorkspaceStore(store)
+    assert ws.refresh_statistics_if_due(300) is False  # checked, nothing to do; and not again within 300 s
+    fill(store, 500, verbose=False)
+    assert ws.refresh_statistics_if_due(300) is False and ws.refresh_statistics_if_due(0) is True
+    store.close()

@@ -388,6 +388,7 @@ def finish_night(store: Store, plan: Plan, outcomes: list[Outcome], wall_seconds
     """Summarise, record the run in the store, and write the report files if asked."""
     summary = summarise(plan, outcomes, wall_seconds)
     store.finish_run(plan.run_id, summary["counts"], summary)
+    store.refresh_statistics()  # a night can double a young store: the planner's statistics follow it
     if reports_dir is not None:
         import json
 

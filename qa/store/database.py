@@ -296,6 +296,25 @@ class Store:
         with self._tx("reading schema_migrations") as conn:
             return list(conn.scalars(sa.select(schema_migrations.c.name).order_by(schema_migrations.c.name)))
 
+    def refresh_statistics(self, growth: float = 2.0) -> bool:
+        """SQLite: ``ANALYZE`` when the calls have grown ``growth``-fold since the last one (or there was none).
+
+        Without statistics SQLite's planner drove a one-month list from every
+        score instead of the date index (300 ms -> 37 ms at 100k calls, after
+        ANALYZE, which took 0.5 s there). PostgreSQL's autovacuum analyzes by
+        itself. Returns whether it analyzed.
+        """
+        if self._pg:
+            return False
+        with self._tx("refreshing the planner's statistics", write=True) as conn:
+            have = conn.scalar(sa.select(sa.func.count()).select_from(calls))
+            analyzed = conn.exec_driver_sql("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").first()
+            stat = analyzed and conn.exec_driver_sql("SELECT stat FROM sqlite_stat1 WHERE tbl = 'calls'").scalar()
+            if stat and have < growth * int(str(stat).split()[0]) + 100:  # stat: "rows per-column-estimates…"
+                return False
+            conn.exec_driver_sql("ANALYZE")
+        return True
+
     def row_counts(self) -> dict[str, int]:
         """Rows per table, for health checks and tests."""
         with self._tx("counting rows") as conn:

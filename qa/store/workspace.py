@@ -235,7 +235,7 @@ class WorkspaceStore:
     def __init__(self, store: Store):
         self.store = store
         self._pg = store._pg
-        self._search_checked = 0.0
+        self._search_checked = self._statistics_checked = float("-inf")
 
     def _tx(self, what: str, write: bool = False):
         return self.store._tx(what, write=write)
@@ -414,11 +414,18 @@ class WorkspaceStore:
         open_appeals = (sa.select(sa.func.count()).select_from(appeals)
                         .where(appeals.c.call_id == calls.c.call_id, appeals.c.state == "open")
                         .correlate(calls).scalar_subquery())
-        # SQLite: "+calls.call_id" keeps the planner from driving the join from scores (a 100k-row sort);
-        # calls are then read in date order from ix_calls_started_utc (1.6 s -> 1 ms at 100k calls).
-        call_key = calls.c.call_id if self._pg else sa.literal_column("+calls.call_id")
-        base = (calls.join(scores, sa.and_(scores.c.call_id == call_key, scores.c.is_current == sa.true()))
-                .outerjoin(ev, ev.c.call_id == calls.c.call_id))
+        # SQLite, a list in the order of a calls column: "+calls.call_id" keeps the planner from driving the
+        # join from scores (a 100k-row sort); calls are then read in date order from ix_calls_started_utc
+        # (1.6 s -> 1 ms at 100k calls). Never for the count or a sort by score: there it drives from scores
+        # and must look calls up by id, and "+" made that a scan of every call per score (8 s at 20k calls).
+        in_calls_order = not self._pg and f.sort != "score"
+        call_key = sa.literal_column("+calls.call_id") if in_calls_order else calls.c.call_id
+
+        def joined(key: Any) -> Any:
+            return (calls.join(scores, sa.and_(scores.c.call_id == key, scores.c.is_current == sa.true()))
+                    .outerjoin(ev, ev.c.call_id == calls.c.call_id))
+
+        base, count_base = joined(call_key), joined(calls.c.call_id)
         where = [self._scope(user)]
         if f.agent:
             where.append(calls.c.agent_id == f.agent)
@@ -467,6 +474,7 @@ class WorkspaceStore:
                 # "+" keeps the planner from starting at the 10k+ matches (and sorting them all); it reads
                 # the calls in list order and checks each against the matches instead.
                 base = base.join(search_docs, search_docs.c.call_id == calls.c.call_id)
+                count_base = count_base.join(search_docs, search_docs.c.call_id == calls.c.call_id)
                 where.append(sa.literal_column("+ws_search_docs.doc_id").in_(self._fts_rowids(fts5_query(f.q))))
             else:
                 where.append(self._search_clause(f.q))
@@ -490,7 +498,7 @@ class WorkspaceStore:
             raise VerdictError(f"page {page} is past the {MAX_NUMBERED_PAGE} numbered pages: go on with Next / "
                                f"Previous (they keep their place at any depth), or narrow the list with filters")
         # Counted up to COUNT_CAP: an exact count of 100k joined rows costs more than the page itself.
-        capped = sa.select(calls.c.call_id).select_from(base).where(*where).limit(COUNT_CAP + 1).subquery()
+        capped = sa.select(calls.c.call_id).select_from(count_base).where(*where).limit(COUNT_CAP + 1).subquery()
         count = sa.select(sa.func.count()).select_from(capped)
         with self._tx("listing calls") as conn:
             if cursor is None:
@@ -629,6 +637,13 @@ class WorkspaceStore:
         doc_id = conn.scalar(sa.select(search_docs.c.doc_id).where(search_docs.c.call_id == call_id))
         conn.exec_driver_sql("DELETE FROM ws_search_fts WHERE rowid = ?", (doc_id,))
         conn.exec_driver_sql("INSERT INTO ws_search_fts (rowid, body) VALUES (?, ?)", (doc_id, body))
+
+    def refresh_statistics_if_due(self, every_seconds: float) -> bool:
+        """``Store.refresh_statistics`` unless this process checked less than ``every_seconds`` ago."""
+        if time.monotonic() - self._statistics_checked < every_seconds:
+            return False
+        self._statistics_checked = time.monotonic()
+        return self.store.refresh_statistics()
 
     def sync_search_if_due(self, every_seconds: float) -> int:
         """``sync_search`` unless it ran in this process less than ``every_seconds`` ago."""

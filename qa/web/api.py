@@ -110,6 +110,7 @@ def api_calls(
               "class": class_, "review": review, "q": q, "sort": sort, "order": order, "page": page,
               "per_page": per_page, "after": after, "before": before}
     f = parse_filter({k: str(v) for k, v in params.items() if v is not None}, settings)
+    ws.refresh_statistics_if_due(settings.statistics_check_seconds)
     if f.q:
         ws.sync_search_if_due(settings.search_refresh_seconds)
     result = ws.list_calls(who.user, f)

@@ -112,6 +112,7 @@ def calls_page(request: Request) -> HTMLResponse:
     ws, settings = ws_of(request), request.app.state.settings
     params = {k: v for k, v in request.query_params.items() if k in FILTER_FIELDS}
     f = parse_filter(params, settings)
+    ws.refresh_statistics_if_due(settings.statistics_check_seconds)
     if f.q:
         ws.sync_search_if_due(settings.search_refresh_seconds)
     result = ws.list_calls(who.user, f)

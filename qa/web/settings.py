@@ -25,6 +25,7 @@ class WebSettings:
     per_page: int
     max_per_page: int
     search_refresh_seconds: float
+    statistics_check_seconds: float
     audio_types: dict[str, str]
 
 
@@ -45,6 +46,7 @@ class _WorkspaceFile(Settings):
     login: _Login
     list: _List
     search_refresh_seconds: Number = Field(ge=0, le=86_400)
+    statistics_check_seconds: Number = Field(ge=0, le=86_400)
     audio_types: dict[Text, Text]
 
     @model_validator(mode="after")
@@ -65,5 +67,6 @@ def load_settings(path=SETTINGS_FILE) -> WebSettings:
         per_page=raw.list.per_page,
         max_per_page=raw.list.max_per_page,
         search_refresh_seconds=raw.search_refresh_seconds,
+        statistics_check_seconds=raw.statistics_check_seconds,
         audio_types={k.lower(): v for k, v in raw.audio_types.items()},
     )
