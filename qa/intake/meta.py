@@ -157,7 +157,9 @@ def _read_bounded(path: Path, limit: int, what: str) -> str:
                             f"{exc.start}); save it as UTF-8") from exc
 
 
-@functools.lru_cache(maxsize=64)
+# A few parsed manifests only: each may be up to metadata.max_manifest_bytes, and the nightly scan goes
+# folder by folder, so one or two are in use at a time; 64 could hold gigabytes.
+@functools.lru_cache(maxsize=4)
 def _manifest(path: Path, mtime_ns: int) -> dict[str, dict[str, str]]:
     bounds = limits().metadata
     text = _read_bounded(path, bounds.max_manifest_bytes, "manifest")
