@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -20,22 +19,10 @@ from sklearn.metrics import cohen_kappa_score
 from qa.errors import BlindReview, CalibrationSessionError, NotFound
 from qa.scoring.agreement import consensus, session_agreement
 from qa.store.calibration_sessions import CalibrationStore
-from qa.store.database import Store
 from qa.store.workspace import WorkspaceStore
-from qa.web.app import create_app
-from tests.web_support import HOSTILE_ID, OTHER_ID, PASSWORD, SAMPLE_ID, seeded_sqlite
+from tests.web_support import HOSTILE_ID, OTHER_ID, PASSWORD, SAMPLE_ID
+from tests.web_support import app, store  # noqa: F401 (fixtures)
 
-
-@pytest.fixture()
-def store(tmp_path: Path):
-    s = Store.open(seeded_sqlite(tmp_path))
-    yield s
-    s.close()
-
-
-@pytest.fixture()
-def app(store):
-    return create_app(store)
 
 
 def login(app, user: str) -> tuple[TestClient, str]:

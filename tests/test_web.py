@@ -21,19 +21,9 @@ from qa.store.database import Store
 from qa.web.app import create_app
 from qa.store.workspace import WorkspaceStore
 from tests.web_support import (HOSTILE, HOSTILE_ID, OTHER_ID, PASSWORD, SAMPLE_AUDIO, SAMPLE_ID, add_users,
-                               fill_store, seeded_sqlite)
+                               fill_store)
+from tests.web_support import app, store  # noqa: F401 (fixtures)
 
-
-@pytest.fixture()
-def store(tmp_path: Path):
-    s = Store.open(seeded_sqlite(tmp_path))
-    yield s
-    s.close()
-
-
-@pytest.fixture()
-def app(store):
-    return create_app(store)
 
 
 def client_for(app, user: str | None) -> tuple[TestClient, str]:

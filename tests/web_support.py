@@ -19,8 +19,10 @@ from qa.pipeline.review import review_transcript
 from qa.store.database import Store
 from qa.intake.transcript_io import parse_timed_text, read_transcript
 import argon2
+import pytest
 
 from qa.store.workspace import WorkspaceStore
+from qa.web.app import create_app
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_DIR = REPO / "samples" / "complaint_zh"
@@ -145,3 +147,16 @@ def seeded_sqlite(directory: Path) -> str:
     target = Path(directory) / "callqa.db"
     shutil.copyfile(_template["db"], target)
     return f"sqlite:///{target}"
+
+
+# ---------------------------------------------------------------- fixtures (import them where used)
+@pytest.fixture()
+def store(tmp_path: Path):
+    s = Store.open(seeded_sqlite(tmp_path))
+    yield s
+    s.close()
+
+
+@pytest.fixture()
+def app(store):
+    return create_app(store)
