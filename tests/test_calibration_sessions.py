@@ -24,7 +24,6 @@ from tests.web_support import HOSTILE_ID, OTHER_ID, PASSWORD, SAMPLE_ID
 from tests.web_support import app, store  # noqa: F401 (fixtures)
 
 
-
 def login(app, user: str) -> tuple[TestClient, str]:
     client = TestClient(app)
     answer = client.post("/api/login", json={"username": user, "password": PASSWORD})
