@@ -31,6 +31,15 @@ def test_masked_words_become_padded_merged_time_ranges_and_only_those_samples_ch
     assert (samples == 0.5).all()  # the input is not changed
 
 
+
+def test_a_masked_turn_without_word_times_is_masked_whole():
+    # a transcript imported without word times: the reviewer used to hear the phone number
+    t = Transcript("c", "zh", 20.0, [Utterance("agent", 1.0, 3.0, "请问您的电话？", [], "ch0"),
+                                     Utterance("customer", 4.0, 9.5, "是[PHONE ••••5678]，对", [], "ch1"),
+                                     Utterance("agent", 10.0, 12.0, "好的", [Word(10.0, 12.0, "好的")], "ch0")])
+    assert masked_times(t, 0.3) == [(3.7, 9.8)]
+
+
 @pytest.mark.slow
 def test_the_page_plays_a_copy_in_which_the_model_hears_none_of_the_masked_digits(tmp_path):
     from qa.speech.audio import probe

@@ -227,14 +227,37 @@ def test_hostile_text_in_a_transcript_and_a_note_is_escaped(app):
 
 
 # ---------------------------------------------------------------- audio
-def test_audio_is_streamed_with_range_to_allowed_users(app):
+def test_audio_is_streamed_with_range_to_allowed_users_and_only_masked(app, store):
+    import io
+    import wave
+
+    import numpy as np
+
+    from qa.privacy.audio import audio_mask_settings, masked_times
+    from qa.speech.audio import SAMPLE_RATE, load_audio, probe
+
     client, _ = client_for(app, "leo")
     whole = client.get(f"/calls/{SAMPLE_ID}/audio")
-    assert whole.status_code == 200 and whole.headers["content-type"] == "audio/flac"
-    assert whole.content == SAMPLE_AUDIO.read_bytes()
+    assert whole.status_code == 200 and whole.headers["content-type"] == "audio/wav"
+    assert whole.content != SAMPLE_AUDIO.read_bytes()
     part = client.get(f"/calls/{SAMPLE_ID}/audio", headers={"Range": "bytes=100-199"})
-    assert part.status_code == 206 and part.content == SAMPLE_AUDIO.read_bytes()[100:200]
-    assert part.headers["content-range"] == f"bytes 100-199/{SAMPLE_AUDIO.stat().st_size}"
+    assert part.status_code == 206 and part.content == whole.content[100:200]
+    assert part.headers["content-range"] == f"bytes 100-199/{len(whole.content)}"
+    # what is served is the recording with every masked word a 1 kHz tone (the customer's phone number)
+    with wave.open(io.BytesIO(whole.content)) as w:
+        served = np.frombuffer(w.readframes(w.getnframes()), "<i2").reshape(-1, w.getnchannels()).T / 32767
+    original = load_audio(probe(SAMPLE_AUDIO))
+    times = masked_times(store.load_transcript(SAMPLE_ID), audio_mask_settings().pad_seconds)
+    assert served.shape == original.shape and len(times) >= 1
+    inside = np.zeros(served.shape[1], bool)
+    for start, end in times:
+        inside[int(start * SAMPLE_RATE):int(np.ceil(end * SAMPLE_RATE))] = True
+        stretch = served[0, int(start * SAMPLE_RATE):int(end * SAMPLE_RATE)]
+        peak = np.fft.rfftfreq(stretch.size, 1 / SAMPLE_RATE)[np.argmax(np.abs(np.fft.rfft(stretch)))]
+        assert abs(peak - 1000) < 5 and not np.allclose(stretch, original[0, int(start * SAMPLE_RATE):int(end * SAMPLE_RATE)], atol=0.01)
+    assert np.abs(served[:, ~inside] - np.clip(original[:, ~inside], -1, 1)).max() <= 1.01 / 32767
+    again = client.get(f"/calls/{SAMPLE_ID}/audio")  # made once, then served from the cache
+    assert again.content == whole.content
 
 
 @pytest.mark.parametrize("path", [

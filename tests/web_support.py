@@ -158,5 +158,5 @@ def store(tmp_path: Path):
 
 
 @pytest.fixture()
-def app(store):
-    return create_app(store)
+def app(store, tmp_path: Path):
+    return create_app(store, audio_cache=tmp_path / "masked-audio")

@@ -10,6 +10,8 @@ on every channel, so the copy is safe to embed and serve.
 from __future__ import annotations
 
 import functools
+import os
+import threading
 import wave
 from pathlib import Path
 
@@ -30,10 +32,18 @@ def audio_mask_settings() -> AudioMaskSettings:
 
 
 def masked_times(transcript: Transcript, pad: float) -> list[tuple[float, float]]:
-    """(start, end) in seconds of every word that carries a mask, padded and merged."""
+    """(start, end) in seconds of every word that carries a mask, padded and merged.
+
+    An utterance whose text carries a mask that none of its words does (a transcript imported
+    without word times) is masked whole: without times for the word, the whole turn is the
+    narrowest span known to hold it.
+    """
     mask_re = redact_settings().mask_re
-    found = sorted((max(0.0, w.start - pad), w.end + pad)
-                   for u in transcript.utterances for w in u.words if mask_re.search(w.text))
+    spans: list[tuple[float, float]] = []
+    for u in transcript.utterances:
+        words = [(w.start, w.end) for w in u.words if mask_re.search(w.text)]
+        spans += words or ([(u.start, u.end)] if mask_re.search(u.text) else [])
+    found = sorted((max(0.0, a - pad), b + pad) for a, b in spans)
     merged: list[tuple[float, float]] = []
     for a, b in found:
         if merged and a <= merged[-1][1]:
@@ -65,7 +75,8 @@ def write_redacted_audio(recording: Recording, transcript: Transcript, target: P
     samples = mask_samples(load_audio(recording), masked_times(transcript, settings.pad_seconds), settings)
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".part")
+    # Each writer its own partial file: two server threads or processes may make the same copy at once.
+    partial = target.with_name(f"{target.name}.{os.getpid()}-{threading.get_ident()}.part")
     with wave.open(str(partial), "wb") as w:
         w.setnchannels(samples.shape[0]), w.setsampwidth(2), w.setframerate(SAMPLE_RATE)
         w.writeframes((np.clip(samples.T, -1, 1) * 32767).astype("<i2").tobytes())

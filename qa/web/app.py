@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from qa.common.paths import cache_dir
 from qa.errors import CallqaError
 from qa.reports.scorecard_html import TEMPLATE_DIR as SCORECARD_TEMPLATES
 from qa.reports.text import clock
@@ -44,8 +45,13 @@ def templates() -> jinja2.Environment:
 
 
 def create_app(store: Store | str | None = None, *, secure_cookies: bool = False,
-               audio_roots: list[Path] | None = None, settings: WebSettings | None = None) -> FastAPI:
-    """The app over a store (an open ``Store``, a URL, or None for the default SQLite store)."""
+               audio_roots: list[Path] | None = None, settings: WebSettings | None = None,
+               audio_cache: Path | None = None) -> FastAPI:
+    """The app over a store (an open ``Store``, a URL, or None for the default SQLite store).
+
+    ``audio_cache``: where the masked copies of recordings are kept (default: the cache dir's
+    ``redacted-audio``).
+    """
     from . import api, calibration, pages
 
     opened = store if isinstance(store, Store) else Store.open(store)
@@ -57,6 +63,7 @@ def create_app(store: Store | str | None = None, *, secure_cookies: bool = False
     app.state.settings = settings or load_settings()
     app.state.secure_cookies = secure_cookies
     app.state.audio_roots = [Path(r) for r in audio_roots] if audio_roots else None
+    app.state.audio_cache = Path(audio_cache) if audio_cache else cache_dir() / "redacted-audio"
     app.state.templates = templates()
 
     @app.middleware("http")

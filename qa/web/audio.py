@@ -1,16 +1,25 @@
-"""The call's recording, streamed from the archive with HTTP Range, only to users who may see the call.
+"""The call's recording, masked, streamed with HTTP Range, only to users who may see the call.
 
 The file comes from the store (``calls.path``), never from the URL, so a
 request can only name a call id; the id is checked against the user's scope
 first. With ``audio_roots`` set (``callqa serve --audio-root``), the resolved
-file (symlinks followed) must also lie inside one of them.
+file (symlinks followed) must also lie inside one of them. A reviewer never
+hears the archive's file itself: it is served as a copy in which every word
+the stored transcript masks is a tone (``qa.privacy.audio``), made on first
+request and kept in a cache folder under a name derived from nothing the call says.
 """
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
-from qa.errors import AudioAccessError
+from qa.errors import AudioAccessError, AudioError
+from qa.types import Transcript
+
+_making = threading.Lock()  # one copy made at a time per process (each is a whole decode of the call)
 
 
 def playable_type(path: str | None, audio_types: dict[str, str]) -> str | None:
@@ -35,3 +44,27 @@ def recording_file(path: str | None, audio_types: dict[str, str], roots: list[Pa
     if not resolved.is_file():
         raise AudioAccessError("the recording is not a regular file")
     return resolved, media_type
+
+
+def masked_recording(original: Path, reviewed_at: str | None, transcript: Callable[[], Transcript],
+                     folder: Path) -> Path:
+    """The masked copy of ``original`` (16 kHz WAV) for the call as last reviewed; made once, then reused.
+
+    The name is a digest of the file, its size and time and the review's time, so a re-review
+    or a changed recording makes a new copy and the name says nothing about the call.
+    """
+    from qa.privacy.audio import write_redacted_audio
+    from qa.speech.audio import probe
+
+    stat = original.stat()
+    key = f"{original}|{stat.st_size}|{stat.st_mtime_ns}|{reviewed_at}".encode("utf-8", "surrogatepass")
+    target = Path(folder) / f"{hashlib.sha256(key).hexdigest()[:32]}.redacted.wav"
+    if target.is_file():
+        return target
+    with _making:
+        if not target.is_file():
+            try:
+                write_redacted_audio(probe(original), transcript(), target)
+            except AudioError as exc:
+                raise AudioAccessError(f"the recording cannot be decoded to mask it ({exc.code})") from exc
+    return target

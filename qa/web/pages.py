@@ -21,7 +21,7 @@ from . import auth
 from .access import (CSRF_FIELD, LOGIN_COOKIE, SESSION_COOKIE, Viewer, check_csrf, client_address, require_role,
                      safe_next, viewer, ws_of)
 from .api import set_session_cookie
-from .audio import recording_file
+from .audio import masked_recording, recording_file
 from .views import FILTER_FIELDS, call_page, parse_filter, rubric_items, timeline_png
 from qa.store.calibration_sessions import CalibrationStore
 from qa.store.workspace import MAX_NUMBERED_PAGE
@@ -162,9 +162,11 @@ def call_audio(call_id: str, request: Request) -> FileResponse:
     header = ws_of(request).call_header(who.user, call_id)
     if header is None:
         raise NotFound(f"no call {call_id!r}")
-    path, media_type = recording_file(header["path"], request.app.state.settings.audio_types,
-                                      request.app.state.audio_roots)
-    return FileResponse(path, media_type=media_type, headers={"Cache-Control": "private, no-store"})
+    path, _ = recording_file(header["path"], request.app.state.settings.audio_types, request.app.state.audio_roots)
+    store = ws_of(request).store
+    masked = masked_recording(path, header["reviewed_at"], lambda: store.load_transcript(call_id),
+                              request.app.state.audio_cache)
+    return FileResponse(masked, media_type="audio/wav", headers={"Cache-Control": "private, no-store"})
 
 
 @router.get("/calls/{call_id}/timeline.png")
