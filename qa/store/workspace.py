@@ -235,7 +235,7 @@ class WorkspaceStore:
     def __init__(self, store: Store):
         self.store = store
         self._pg = store._pg
-        self._search_checked = self._statistics_checked = float("-inf")
+        self._last_run: dict[str, float] = {}  # what -> time.monotonic() it last ran (the *_if_due methods)
 
     def _tx(self, what: str, write: bool = False):
         return self.store._tx(what, write=write)
@@ -638,19 +638,21 @@ class WorkspaceStore:
         conn.exec_driver_sql("DELETE FROM ws_search_fts WHERE rowid = ?", (doc_id,))
         conn.exec_driver_sql("INSERT INTO ws_search_fts (rowid, body) VALUES (?, ?)", (doc_id, body))
 
+    def _due(self, what: str, every_seconds: float) -> bool:
+        """True, and the clock restarted, unless ``what`` ran in this process less than ``every_seconds`` ago."""
+        now = time.monotonic()
+        if now - self._last_run.get(what, float("-inf")) < every_seconds:
+            return False
+        self._last_run[what] = now
+        return True
+
     def refresh_statistics_if_due(self, every_seconds: float) -> bool:
         """``Store.refresh_statistics`` unless this process checked less than ``every_seconds`` ago."""
-        if time.monotonic() - self._statistics_checked < every_seconds:
-            return False
-        self._statistics_checked = time.monotonic()
-        return self.store.refresh_statistics()
+        return self._due("statistics", every_seconds) and self.store.refresh_statistics()
 
     def sync_search_if_due(self, every_seconds: float) -> int:
         """``sync_search`` unless it ran in this process less than ``every_seconds`` ago."""
-        if time.monotonic() - self._search_checked < every_seconds:
-            return 0
-        self._search_checked = time.monotonic()
-        return self.sync_search()
+        return self.sync_search() if self._due("search", every_seconds) else 0
 
     # ------------------------------------------------------------ evaluation
     def _items(self, conn: Connection, call_id: str) -> tuple[str, list[ItemPoints]]:
