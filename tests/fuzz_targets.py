@@ -11,6 +11,7 @@ fields, empty and emoji-only turns.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import os
 import tempfile
@@ -202,12 +203,20 @@ def settings_file(draw) -> str:
     return _yaml_dump(data)
 
 
+@functools.cache
+def _default_rubric() -> dict:
+    """Parsed once: re-parsing 40 KB of YAML per example was 90% of the target's time."""
+    import yaml
+
+    return yaml.load((REPO / "rubrics" / "default.yaml").read_text(encoding="utf-8"),
+                     Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
 @st.composite
 def rubric_file(draw) -> str:
     import yaml
 
-    data = yaml.safe_load((REPO / "rubrics" / "default.yaml").read_text(encoding="utf-8"))
-    data = copy.deepcopy(data)
+    data = copy.deepcopy(_default_rubric())
     for _ in range(draw(st.integers(1, 3))):
         where = draw(st.sampled_from(["top", "item", "matcher"]))
         value = draw(st.one_of(_JSON, st.sampled_from([float("inf"), float("nan"), 1e308, -1, "knd", [], {}])))
@@ -224,7 +233,7 @@ def rubric_file(draw) -> str:
                 if isinstance(rules, list) and rules and isinstance(rules[0], dict):
                     rules[0][draw(st.sampled_from(["kind", "value_min", "value_max", "count_min", "detail",
                                                    "role", "knd"]))] = value
-    return yaml.safe_dump(data, allow_unicode=True)
+    return yaml.dump(data, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper), allow_unicode=True)
 
 
 # ---------------------------------------------------------------- runners
