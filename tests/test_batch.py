@@ -10,7 +10,8 @@ import pytest
 from qa.intake.transcript_io import read_transcript
 from qa.speech import asr
 from qa.speech.audio import probe
-from qa.speech.batch import _Item, _looping, batches
+from qa.speech.asr import looping
+from qa.speech.batch import _Item, batches
 from qa.speech.metrics import error_rate
 from tests.conftest import REPO
 
@@ -41,9 +42,9 @@ def test_every_worker_gets_a_batch_when_there_are_enough_items():
 def test_a_loop_writes_more_tokens_than_the_speech_holds_a_repeated_sentence_does_not():
     settings = asr.default_settings()
     per_second = settings.loop_tokens_per_second
-    assert _looping(list(range(int(4.8 * 10))), 10.0, 4, 448, settings) is False  # said three times: 4.8 tokens/s
-    assert _looping(list(range(int(per_second * 10) + 1)), 10.0, 4, 448, settings) is True
-    assert _looping(list(range(444)), 100.0, 4, 448, settings) is True  # ran to the length limit
+    assert looping(int(4.8 * 10), 10.0, 444, settings) is False  # said three times: 4.8 tokens/s
+    assert looping(int(per_second * 10) + 1, 10.0, 444, settings) is True
+    assert looping(444, 100.0, 444, settings) is True  # ran to the length limit
 
 
 @pytest.mark.slow

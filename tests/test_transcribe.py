@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from typer.testing import CliRunner
 
 from qa.cli import app
 from qa.intake.transcript_io import dumps, loads
+from qa.speech import asr
 from qa.speech.asr import normalise_word, pack_spans
 from qa.speech.audio import probe
 from qa.speech.metrics import error_rate
@@ -344,3 +346,21 @@ def test_repeated_sentences_are_all_transcribed_or_listed_as_dropped(tmp_path):
         heard = "".join(u.text for u in t.by_role(role))
         assert error_rate(call.reference(role), heard, "zh") <= 0.15, (role, heard)
     assert loads(dumps(t)).dropped == t.dropped
+
+
+def _window(tokens: int, ratio: float, logprob: float, seek: int = 0) -> list:
+    return [SimpleNamespace(seek=seek, tokens=list(range(tokens)), compression_ratio=ratio, avg_logprob=logprob)]
+
+
+def test_only_an_unlikely_window_or_a_decoder_loop_is_decoded_again_with_the_temperature_ladder():
+    settings = asr.default_settings()
+    model = SimpleNamespace(frames_per_second=100, max_length=448)
+    said_three_times = _window(48, 2.46, -0.3)  # 10 s of speech, 4.8 tokens/s (tests/repeated_call.py)
+    assert asr._needs_fallback(said_three_times, 10.0, model, settings) is False
+    assert asr._needs_fallback(_window(48, 1.5, -0.3), 10.0, model, settings) is False
+    assert asr._needs_fallback(_window(48, 1.5, -1.4), 10.0, model, settings) is True  # unlikely text
+    assert asr._needs_fallback(_window(120, 2.9, -0.2), 10.0, model, settings) is True  # 12 tokens/s: a loop
+    assert asr._needs_fallback(_window(445, 2.9, -0.2), 100.0, model, settings) is True  # filled the window
+    # the second window of a 40 s signal holds 10 s: 120 tokens there are a loop, in the first they are not
+    assert asr._needs_fallback(_window(120, 2.9, -0.2, seek=3000), 40.0, model, settings) is True
+    assert asr._needs_fallback(_window(120, 2.9, -0.2, seek=0), 40.0, model, settings) is False

@@ -239,13 +239,34 @@ def _is_hallucination(text: str, settings: AsrSettings) -> bool:
     return bool(flat) and any(h in flat for h in settings.hallucinations)
 
 
-def _decode(audio: np.ndarray, language: str, options: ModelOptions, settings: AsrSettings, vad: bool):
-    return load_model(options).transcribe(
+def _decode(audio: np.ndarray, language: str, options: ModelOptions, settings: AsrSettings, vad: bool) -> list:
+    """faster-whisper's segments for one signal: greedy first, the temperature fallback only where it pays.
+
+    Whisper's own rule decodes a window again at every temperature of the
+    ladder (five sampled hypotheses each) when its text is repetitive, and a
+    window in which the agent says one sentence three times is (compression
+    ratio 2.46): on calls with recurring sentences that was most of the
+    decoding time, for no better text. So the first decode is greedy only,
+    and the whole ladder runs again only for a window that is unlikely
+    (``log_prob_threshold``) or a decoder loop (``looping``). Speech the
+    greedy decode left out is found by ``decode_spans``' coverage check.
+    """
+    model = load_model(options)
+    if len(settings.temperature) == 1:
+        return _run_model(model, audio, language, settings, vad, settings.temperature)
+    first = _run_model(model, audio, language, settings, vad, settings.temperature[:1])
+    if not any(_needs_fallback(window, audio.size / SAMPLE_RATE, model, settings) for window in _windows(first)):
+        return first
+    return _run_model(model, audio, language, settings, vad, settings.temperature)
+
+
+def _run_model(model, audio: np.ndarray, language: str, settings: AsrSettings, vad: bool, temperature) -> list:
+    return list(model.transcribe(
         audio,
         language=language,
         task="transcribe",
         beam_size=settings.beam_size,
-        temperature=list(settings.temperature),
+        temperature=list(temperature),
         compression_ratio_threshold=settings.compression_ratio_threshold,
         log_prob_threshold=settings.log_prob_threshold,
         no_speech_threshold=settings.no_speech_threshold,
@@ -253,7 +274,48 @@ def _decode(audio: np.ndarray, language: str, options: ModelOptions, settings: A
         word_timestamps=True,
         vad_filter=vad,
         vad_parameters=dict(settings.vad) if vad else None,
-    )[0]
+    )[0])
+
+
+def _windows(segments: list) -> list[list]:
+    """Segments grouped by the 30 s window they were decoded in (faster-whisper's ``seek``)."""
+    windows: dict[int, list] = {}
+    for seg in segments:
+        windows.setdefault(seg.seek, []).append(seg)
+    return list(windows.values())
+
+
+def _needs_fallback(window: list, audio_seconds: float, model, settings: AsrSettings) -> bool:
+    """Whether a greedy window's text is unlikely or a loop (then the temperature ladder decodes it again).
+
+    Every segment of a window carries the window's average log-probability
+    and compression ratio. A window faster-whisper skipped as silence never
+    reaches here (it yields no segment), so an unlikely window is speech.
+    """
+    head = window[0]
+    if head.avg_logprob < settings.log_prob_threshold:
+        return True
+    if head.compression_ratio <= settings.compression_ratio_threshold:
+        return False
+    start = head.seek / model.frames_per_second
+    seconds = min(30.0, audio_seconds - start)
+    room = model.max_length - _PROMPT_TOKENS
+    return looping(sum(len(seg.tokens) for seg in window), seconds, room, settings)
+
+
+#: faster-whisper's prompt without previous text: start of transcript, language, task.
+_PROMPT_TOKENS = 3
+
+
+def looping(tokens: int, seconds: float, room: int, settings: AsrSettings) -> bool:
+    """A repetitive text that is a decoder loop, not a sentence said again.
+
+    Whisper's compression-ratio test cannot tell an agent who repeats a
+    sentence three times (ratio 2.46, measured) from a loop; the loop writes
+    more tokens than the speech could hold, often until the window is full
+    (``room``: the model's length limit less the prompt).
+    """
+    return tokens >= room or tokens > settings.loop_tokens_per_second * max(seconds, 1.0)
 
 
 @dataclass

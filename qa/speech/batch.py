@@ -183,7 +183,7 @@ def _generate(model, jobs: list[Job], part: tuple[list[_Item], object], language
         if out.no_speech_prob > settings.no_speech_threshold and unlikely:
             result.silent = float(out.no_speech_prob)
         elif unlikely or (get_compression_ratio(text) > settings.compression_ratio_threshold
-                          and _looping(tokens, duration, len(prompt), model.max_length, settings)):
+                          and asr.looping(len(tokens), duration, model.max_length - len(prompt), settings)):
             result.fallback = True
         results.append(result)
         split.append(segments)
@@ -198,16 +198,6 @@ def _generate(model, jobs: list[Job], part: tuple[list[_Item], object], language
             for k, s in enumerate(segments)
         ]
     return results
-
-
-def _looping(tokens: list[int], seconds: float, prompt: int, max_length: int, settings: asr.AsrSettings) -> bool:
-    """A repetitive text that is a decoder loop, not a sentence said again.
-
-    Whisper's compression-ratio test cannot tell an agent who repeats a
-    sentence three times (ratio 2.46, measured) from a loop; the loop writes
-    more tokens than the speech could hold, often until the length limit.
-    """
-    return len(tokens) + prompt >= max_length or len(tokens) > settings.loop_tokens_per_second * max(seconds, 1.0)
 
 
 def _account(job: Job, item: _Item, result: _Result, language: str, settings: asr.AsrSettings,
