@@ -364,3 +364,28 @@ def test_only_an_unlikely_window_or_a_decoder_loop_is_decoded_again_with_the_tem
     # the second window of a 40 s signal holds 10 s: 120 tokens there are a loop, in the first they are not
     assert asr._needs_fallback(_window(120, 2.9, -0.2, seek=3000), 40.0, model, settings) is True
     assert asr._needs_fallback(_window(120, 2.9, -0.2, seek=0), 40.0, model, settings) is False
+
+
+@pytest.mark.slow
+def test_the_language_pass_and_the_decode_of_the_same_piece_share_one_encoder_pass(data_dir):
+    from qa.speech.model import ModelOptions, load_model
+    from qa.speech.transcribe import TranscribeOptions, transcribe
+
+    model = load_model(ModelOptions())
+    clip = data_dir / "en/stereo_diarization.wav"
+    before = model.reused
+    t = transcribe(probe(clip), TranscribeOptions())  # no label: each side's first piece is heard, then decoded
+    assert model.reused - before == 2
+    assert t.language == "en" and t.language_probability > 0.9
+    # the language pass reads the decoder's frames (one fewer at the end): the verdict is the same as on the audio
+    speech = load_audio_side(clip)
+    by_audio = dict(model.detect_language(audio=speech, language_detection_segments=1)[2])
+    by_frames = asr.language_probabilities([speech], ModelOptions())
+    assert max(by_audio, key=by_audio.get) == max(by_frames, key=by_frames.get) == "en"
+    assert abs(by_audio["en"] - by_frames["en"]) < 0.01
+
+
+def load_audio_side(clip: Path) -> np.ndarray:
+    from qa.speech.audio import load_audio
+
+    return np.ascontiguousarray(load_audio(probe(clip))[0][: 30 * 16000])

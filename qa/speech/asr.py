@@ -194,7 +194,10 @@ def language_probabilities(samples: list[np.ndarray], options: ModelOptions, map
     model = load_model(options)
 
     def judge(audio: np.ndarray) -> dict[str, float]:
-        _, _, all_probs = model.detect_language(audio=audio, language_detection_segments=1)
+        # the frames the decoder will read for this audio (it drops the last one), so that the
+        # decode of the same piece reuses this encoder pass (qa.speech.encoder_reuse)
+        features = model.feature_extractor(audio[: model.feature_extractor.n_samples])[:, :-1]
+        _, _, all_probs = model.detect_language(features=features, language_detection_segments=1)
         return dict(all_probs)
 
     total = float(sum(s.size for s in samples))

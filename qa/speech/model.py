@@ -196,12 +196,12 @@ class ModelOptions:
 @shared(maxsize=2)
 def load_model(options: ModelOptions):
     """Load a WhisperModel once per process and set of options (once, even when two calls start together)."""
-    from faster_whisper import WhisperModel
+    from qa.speech.encoder_reuse import ReusingWhisperModel
 
     where = resolve_model(options.model)
     local_only = Path(where).exists()
     try:
-        return WhisperModel(
+        return ReusingWhisperModel(
             where,
             device=options.device,
             compute_type=options.compute_type,
