@@ -319,7 +319,8 @@ def test_uncovered_finds_the_speech_no_word_covers():
 
     settings = default_settings()  # coverage_pad 0.4 s, min_uncovered 0.5 s
     spans = [_span(0, 4), _span(10, 30)]
-    words = [Word(0.5, 1.0, "a"), Word(1.2, 3.6, "b"), Word(10.1, 12.0, "c")]
+    words = [Word(0.5, 1.0, "a"), Word(1.2, 2.4, "b"), Word(2.4, 3.6, "b"), Word(10.1, 11.0, "c"),
+             Word(11.0, 12.0, "c")]
     missed = uncovered(spans, words, settings)
     assert missed == [{"start": int(12.4 * 16000), "end": 30 * 16000}]  # the first span is covered, edges and all
     assert uncovered(spans, [], settings) == spans
@@ -327,24 +328,50 @@ def test_uncovered_finds_the_speech_no_word_covers():
     assert uncovered(spans, shifted, settings, offset=100.0) == missed
 
 
+def test_a_stretched_word_covers_only_its_end_and_starts_after_what_was_found_inside_it():
+    from qa.speech.asr import default_settings, unstretch, uncovered
+    from qa.types import Utterance
+
+    settings = default_settings()  # stretched_word 1.5 s
+    spans = [_span(8, 16)]
+    # seed 4 of tests/repeated_call.py: 我想 ... 认 timed over the sentence the decoder skipped
+    first = [Word(8.38, 8.94, "我想"), Word(9.80, 13.90, "认"), Word(14.53, 14.69, "为"), Word(14.69, 15.6, "跑步")]
+    assert uncovered(spans, first, settings) == [{"start": int(9.34 * 16000), "end": int(13.5 * 16000)}]
+    again = [Word(10.66, 11.48, "我在"), Word(11.48, 13.06, "冰海星区有房")]
+    utts = [Utterance("agent", 8.38, 15.6, "我想认为跑步", first, speaker="ch0"),
+            Utterance("agent", 10.66, 13.06, "我在冰海星区有房", again, speaker="ch0"),
+            Utterance("customer", 12.0, 13.5, "嗯", [Word(12.0, 13.5, "嗯")], speaker="ch1")]
+    unstretch(utts, settings)
+    assert utts[0].words[1] == Word(13.06, 13.90, "认")  # after 房 (13.06), not after the customer (13.5)
+    assert utts[0].words[0] == Word(8.38, 8.94, "我想") and utts[1].words == again  # nothing else moves
+    long_but_alone = [Utterance("agent", 0.0, 2.0, "嗯", [Word(0.0, 2.0, "嗯")], speaker="ch0")]
+    assert unstretch(long_but_alone, settings)[0].words[0] == Word(0.0, 2.0, "嗯")  # nothing found inside: kept
+
+
 @pytest.mark.slow
-def test_repeated_sentences_are_all_transcribed_or_listed_as_dropped(tmp_path):
+@pytest.mark.parametrize("seed,minutes,limit", [
+    (0, 1.6, 0.15),
+    # a sentence skipped under a stretched word; three of its five sentences are the hotline clip, whose
+    # 滨海 base hears as 冰台 (2 of 11 characters wrong each time, on every configuration)
+    (4, 0.6, 0.20),
+])
+def test_repeated_sentences_are_all_transcribed_or_listed_as_dropped(tmp_path, seed, minutes, limit):
     """Issue 15: a call of real clips whose sentences recur. Whisper ended a 27 s piece holding eight
     customer sentences after the first one, and the other seven vanished (customer CER 0.58 over
     three minutes); now every sentence is in the transcript or in ``dropped``."""
     from qa.speech.transcribe import TranscribeOptions, transcribe
     from tests.repeated_call import build_call, sentence_hits
 
-    call = build_call(seed=0, minutes=1.6)
+    call = build_call(seed=seed, minutes=minutes)
     t = transcribe(probe(call.write(tmp_path / "repeated.wav")), TranscribeOptions(language="zh"))
     hits = sentence_hits(call, t.utterances)
-    assert len(hits) >= 10 and {s.role for s, _ in hits} == {"agent", "customer"}
+    assert len(hits) >= 5 and {s.role for s, _ in hits} == {"agent", "customer"}
     lost = [(s.role, s.start, s.text) for s, c in hits if c > 0.5
             and not any(d.role == s.role and d.start < s.end and d.end > s.start for d in t.dropped)]
     assert lost == []
     for role in ("agent", "customer"):
         heard = "".join(u.text for u in t.by_role(role))
-        assert error_rate(call.reference(role), heard, "zh") <= 0.15, (role, heard)
+        assert error_rate(call.reference(role), heard, "zh") <= limit, (role, heard)
     assert loads(dumps(t)).dropped == t.dropped
 
 

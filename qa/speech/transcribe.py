@@ -127,6 +127,7 @@ def transcribe(recording: Recording, options: TranscribeOptions | None = None, p
         raise SilentAudioError(
             f"{recording.path}: no speech found in {decoded:.1f} s of audio (silence-only or music-only recording)"
         )
+    utterances = asr.unstretch(utterances, settings)
     if stereo:
         roles = _stereo_roles(utterances, recording)
     else:
