@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from qa.common.memory import give_back
 from qa.speech.audio import SAMPLE_RATE, iter_chunks
 from qa.types import Recording, Transcript, Utterance, UtteranceAcoustics
 
@@ -65,4 +66,5 @@ def measure_utterances(recording: Recording, transcript: Transcript) -> list[Utt
         for i in wanted:
             u = transcript.utterances[i]
             results[i] = _measure(*tracks[_channel_of(u, chunk.samples.shape[0])], u.start, u.end)
+    give_back()  # Praat's float64 copies of each channel are freed
     return [r or UtteranceAcoustics(None, None, None) for r in results]

@@ -196,8 +196,10 @@ class ModelOptions:
 @shared(maxsize=2)
 def load_model(options: ModelOptions):
     """Load a WhisperModel once per process and set of options (once, even when two calls start together)."""
+    from qa.common.memory import cap_arenas
     from qa.speech.encoder_reuse import ReusingWhisperModel
 
+    cap_arenas()  # before the model's threads first allocate
     where = resolve_model(options.model)
     local_only = Path(where).exists()
     try:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from qa.common.memory import give_back
 from qa.errors import SilentAudioError, UnsupportedLanguageError
 from qa.intake.transcript_io import gaps_between
 from qa.speech import asr, batch
@@ -127,6 +128,7 @@ def transcribe(recording: Recording, options: TranscribeOptions | None = None, p
         raise SilentAudioError(
             f"{recording.path}: no speech found in {decoded:.1f} s of audio (silence-only or music-only recording)"
         )
+    give_back()  # the chunks, spectrograms and decoder buffers are freed: let the tagging reuse the pages
     utterances = asr.unstretch(utterances, settings)
     if stereo:
         roles = _stereo_roles(utterances, recording)
