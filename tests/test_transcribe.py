@@ -404,6 +404,9 @@ def test_the_language_pass_and_the_decode_of_the_same_piece_share_one_encoder_pa
     t = transcribe(probe(clip), TranscribeOptions())  # no label: each side's first piece is heard, then decoded
     assert model.reused - before == 2
     assert t.language == "en" and t.language_probability > 0.9
+    window = np.zeros((80, 3000), np.float32)
+    model.encode(window), model.encode(window)  # a decoder's window is never asked for twice: not kept
+    assert model.reused - before == 2
     # the language pass reads the decoder's frames (one fewer at the end): the verdict is the same as on the audio
     speech = load_audio_side(clip)
     by_audio = dict(model.detect_language(audio=speech, language_detection_segments=1)[2])
