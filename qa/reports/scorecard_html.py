@@ -436,7 +436,7 @@ def scorecard_page(
         "cards": _summary_cards(scorecard.summary),
         "groups": groups,
         "transcript": _transcript_rows(transcript, findings, {r.id for r in rows}, settings),
-        # speech the VAD heard but the model gave no words for (qa.asr.decode_spans): listen to it
+        # speech the VAD heard but the model gave no words for (qa.speech.asr.decode_tracks): listen to it
         "not_transcribed": [{"link": links.at(d.start), "end": clock(d.end), "role": clean_text(d.role),
                              "reason": clean_text(d.reason)} for d in transcript.dropped],
         "timeline": timeline_png(transcript, findings, acoustics, settings["plot"]) if timeline else None,

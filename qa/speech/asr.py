@@ -254,7 +254,7 @@ def _decode(audio: np.ndarray, language: str, options: ModelOptions, settings: A
     decoding time, for no better text. So the first decode is greedy only,
     and the whole ladder runs again only for a window that is unlikely
     (``log_prob_threshold``) or a decoder loop (``looping``). Speech the
-    greedy decode left out is found by ``decode_spans``' coverage check.
+    greedy decode left out is found by ``decode_tracks``' coverage check.
     """
     model = load_model(options)
     if len(settings.temperature) == 1:
@@ -358,43 +358,80 @@ def transcribe_signal(
 def decode_spans(audio: np.ndarray, spans: list[dict], language: str, options: ModelOptions,
                  settings: AsrSettings, offset: float = 0.0, speaker: str = "",
                  role: str = "unknown") -> Decoded:
-    """Decode packed speech spans so that every one ends in the transcript or in ``dropped``.
+    """Decode packed speech spans of one signal so that every one ends in the transcript or in ``dropped``."""
+    return decode_tracks([Track(audio, [spans], offset, speaker, role)], language, options, settings)
+
+
+@dataclass
+class Track:
+    """One signal (a channel of a chunk, or the mix) and its speech packed in pieces (``pack_spans``)."""
+
+    audio: np.ndarray
+    pieces: list[list[dict]]
+    offset: float = 0.0
+    speaker: str = ""
+    role: str = "unknown"
+
+
+def decode_tracks(tracks: list[Track], language: str, options: ModelOptions, settings: AsrSettings,
+                  map_fn=map) -> Decoded:
+    """Decode every piece of every track, in rounds, so that all speech is transcribed or listed as dropped.
 
     Whisper may end a window early (it writes one sentence of a window that
     holds the same sentence three times, and faster-whisper then skips the
     rest of the window), skip a window as silence, or write text the
-    hallucination filter removes. So after each decode, the parts of the
-    spans no word covers (``min_uncovered`` seconds or more, words widened by
-    ``coverage_pad``) are decoded again, packed anew; a part still uncovered
-    when decoded on its own is recorded as dropped, with the reason.
+    hallucination filter removes. So after each round, the parts of the
+    pieces no word covers (``min_uncovered`` seconds or more, words widened
+    by ``coverage_pad``) are decoded again in the next: those of one track
+    packed together, so that the leftovers of several pieces share one
+    window (each window costs a whole encoder pass, however little it
+    holds). A part still uncovered when decoded on its own, or when the
+    track's retries are spent, is recorded as dropped, with the reason.
+    ``map_fn`` (a pool's map) decodes a round's pieces side by side, longest
+    first.
     """
-    from faster_whisper.transcribe import restore_speech_timestamps
-
     out = Decoded()
-    queue: list[list[dict]] = [list(spans)]
-    budget = 2 * len(spans) + 2  # decodes allowed beyond the first: each retry must make progress
-    while queue:
-        group = queue.pop(0)
-        segments = _decode(speech_of(audio, group), language, options, settings, vad=False)
-        segments = restore_speech_timestamps(segments, group, SAMPLE_RATE)
-        found, rejected = _utterances(segments, language, settings, offset, speaker, role)
-        out.utterances += found
-        missed = uncovered(group, [w for u in found for w in u.words], settings, offset)
-        if not missed:
-            continue
-        progress = sum(m["end"] - m["start"] for m in missed) < sum(g["end"] - g["start"] for g in group)
-        if budget > 0 and (progress or len(group) > 1):
-            budget -= 1
-            queue += pack_spans(missed, settings.piece_seconds) if progress else [[m] for m in missed]
-            continue
-        for m in missed:
-            a, b = offset + m["start"] / SAMPLE_RATE, offset + m["end"] / SAMPLE_RATE
-            why = next((r for ra, rb, r in rejected if ra < b and rb > a), None)
-            if why is None:
-                why = "no words decoded" if budget > 0 else "no words decoded (retry limit reached)"
-            out.dropped.append(Dropped(round(a, 3), round(b, 3), why, role, speaker))
+    budgets = [2 * sum(len(p) for p in t.pieces) + 2 for t in tracks]  # retries per track: each must make progress
+    work = [(k, piece) for k, t in enumerate(tracks) for piece in t.pieces]
+    while work:
+        work.sort(key=lambda item: -sum(s["end"] - s["start"] for s in item[1]))
+        results = list(map_fn(lambda item: _decode_piece(tracks[item[0]], item[1], language, options, settings), work))
+        again: dict[int, list[dict]] = {}
+        alone: list[tuple[int, list[dict]]] = []
+        for (k, group), (found, rejected) in zip(work, results):
+            t = tracks[k]
+            out.utterances += found
+            missed = uncovered(group, [w for u in found for w in u.words], settings, t.offset)
+            if not missed:
+                continue
+            progress = sum(m["end"] - m["start"] for m in missed) < sum(g["end"] - g["start"] for g in group)
+            if budgets[k] > 0 and (progress or len(group) > 1):
+                budgets[k] -= 1
+                if progress:
+                    again.setdefault(k, []).extend(missed)
+                else:
+                    alone += [(k, [m]) for m in missed]
+                continue
+            for m in missed:
+                a, b = t.offset + m["start"] / SAMPLE_RATE, t.offset + m["end"] / SAMPLE_RATE
+                why = next((r for ra, rb, r in rejected if ra < b and rb > a), None)
+                if why is None:
+                    why = "no words decoded" if budgets[k] > 0 else "no words decoded (retry limit reached)"
+                out.dropped.append(Dropped(round(a, 3), round(b, 3), why, t.role, t.speaker))
+        work = alone + [(k, group) for k, spans in again.items()
+                        for group in pack_spans(sorted(spans, key=lambda s: s["start"]), settings.piece_seconds)]
     out.utterances.sort(key=lambda u: (u.start, u.end))
     return out
+
+
+def _decode_piece(track: Track, group: list[dict], language: str, options: ModelOptions,
+                  settings: AsrSettings) -> tuple[list[Utterance], list[tuple[float, float, str]]]:
+    """One piece's speech cut out, decoded, and put back on the track's clock."""
+    from faster_whisper.transcribe import restore_speech_timestamps
+
+    segments = _decode(speech_of(track.audio, group), language, options, settings, vad=False)
+    segments = restore_speech_timestamps(segments, group, SAMPLE_RATE)
+    return _utterances(segments, language, settings, track.offset, track.speaker, track.role)
 
 
 def uncovered(spans: list[dict], words: list[Word], settings: AsrSettings, offset: float = 0.0) -> list[dict]:

@@ -174,18 +174,15 @@ class _Side:
 def _decode_sides(sides: list[_Side], offset: float, language: str, options: TranscribeOptions,
                   settings: asr.AsrSettings, pool: ThreadPoolExecutor) -> asr.Decoded:
     """Every piece of speech on every side, decoded by whichever worker is free, longest first."""
-    def run(job: tuple[_Side, list[dict] | None]) -> asr.Decoded:
-        side, spans = job
-        return asr.transcribe_signal(side.audio, language, options.model, settings, offset=offset,
-                                     speaker=side.speaker, role=side.role, spans=spans)
-
-    jobs: list[tuple[_Side, list[dict] | None]] = []
-    for side in sides:
-        jobs += [(side, None)] if side.pieces is None else [(side, piece) for piece in side.pieces]
-    jobs.sort(key=lambda job: -(sum(s["end"] - s["start"] for s in job[1]) if job[1] else job[0].audio.size))
-    parts = list(pool.map(run, jobs))
-    found = asr.Decoded([u for p in parts for u in p.utterances], [d for p in parts for d in p.dropped])
-    found.utterances.sort(key=lambda u: (u.start, u.end))  # pieces finish in any order; speaker separation reads words in time
+    if any(side.pieces is None for side in sides):  # VAD off: each side whole
+        parts = list(pool.map(lambda side: asr.transcribe_signal(side.audio, language, options.model, settings,
+                                                                 offset=offset, speaker=side.speaker, role=side.role),
+                              sides))
+        found = asr.Decoded([u for p in parts for u in p.utterances], [d for p in parts for d in p.dropped])
+    else:
+        tracks = [asr.Track(side.audio, side.pieces, offset, side.speaker, side.role) for side in sides if side.pieces]
+        found = asr.decode_tracks(tracks, language, options.model, settings, map_fn=pool.map)
+    found.utterances.sort(key=lambda u: (u.start, u.end))  # speaker separation reads words in time
     return found
 
 
