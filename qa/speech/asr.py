@@ -290,6 +290,10 @@ def _windows(segments: list) -> list[list]:
     return list(windows.values())
 
 
+#: faster-whisper's prompt without previous text: start of transcript, language, task.
+_PROMPT_TOKENS = 3
+
+
 def _needs_fallback(window: list, audio_seconds: float, model, settings: AsrSettings) -> bool:
     """Whether a greedy window's text is unlikely or a loop (then the temperature ladder decodes it again).
 
@@ -306,10 +310,6 @@ def _needs_fallback(window: list, audio_seconds: float, model, settings: AsrSett
     seconds = min(30.0, audio_seconds - start)
     room = model.max_length - _PROMPT_TOKENS
     return looping(sum(len(seg.tokens) for seg in window), seconds, room, settings)
-
-
-#: faster-whisper's prompt without previous text: start of transcript, language, task.
-_PROMPT_TOKENS = 3
 
 
 def looping(tokens: int, seconds: float, room: int, settings: AsrSettings) -> bool:
@@ -412,15 +412,30 @@ def decode_tracks(tracks: list[Track], language: str, options: ModelOptions, set
                 else:
                     alone += [(k, [m]) for m in missed]
                 continue
-            for m in missed:
-                a, b = t.offset + m["start"] / SAMPLE_RATE, t.offset + m["end"] / SAMPLE_RATE
-                why = next((r for ra, rb, r in rejected if ra < b and rb > a), None)
-                if why is None:
-                    why = "no words decoded" if budgets[k] > 0 else "no words decoded (retry limit reached)"
-                out.dropped.append(Dropped(round(a, 3), round(b, 3), why, t.role, t.speaker))
+            out.dropped += dropped_parts(missed, rejected, t.offset, t.role, t.speaker, budgets[k] > 0)
         work = alone + [(k, group) for k, spans in again.items()
                         for group in pack_spans(sorted(spans, key=lambda s: s["start"]), settings.piece_seconds)]
     out.utterances.sort(key=lambda u: (u.start, u.end))
+    return out
+
+
+def dropped_parts(missed: list[dict], rejected: list[tuple[float, float, str]], offset: float, role: str,
+                  speaker: str, retries_left: bool, silent: float | None = None) -> list[Dropped]:
+    """Speech given up on (sample ranges on a signal starting at ``offset``), each with why.
+
+    The reason is the rejected segment over it (the hallucination filter, no
+    word timings), else the model's silence verdict (``silent``: its
+    no-speech probability), else that no words came out.
+    """
+    out = []
+    for m in missed:
+        a, b = offset + m["start"] / SAMPLE_RATE, offset + m["end"] / SAMPLE_RATE
+        why = next((r for ra, rb, r in rejected if ra < b and rb > a), None)
+        if why is None and silent is not None:
+            why = f"judged silence by the model (no_speech_prob {silent:.2f})"
+        if why is None:
+            why = "no words decoded" if retries_left else "no words decoded (retry limit reached)"
+        out.append(Dropped(round(a, 3), round(b, 3), why, role, speaker))
     return out
 
 

@@ -27,7 +27,6 @@ import numpy as np
 from qa.speech import asr
 from qa.speech.audio import SAMPLE_RATE
 from qa.speech.model import ModelOptions, load_model
-from qa.types import Dropped
 
 MapFn = Callable[[Callable, Iterable], Iterable]
 
@@ -218,14 +217,8 @@ def _account(job: Job, item: _Item, result: _Result, language: str, settings: as
         budgets[item.job] -= 1
         groups = asr.pack_spans(missed, settings.piece_seconds) if progress else [[m] for m in missed]
         return [_Item(item.job, g) for g in groups]
-    for m in missed:
-        a, b = job.offset + m["start"] / SAMPLE_RATE, job.offset + m["end"] / SAMPLE_RATE
-        why = next((r for ra, rb, r in rejected if ra < b and rb > a), None)
-        if why is None and result.silent is not None:
-            why = f"judged silence by the model (no_speech_prob {result.silent:.2f})"
-        if why is None:
-            why = "no words decoded" if budgets[item.job] > 0 else "no words decoded (retry limit reached)"
-        job.found.dropped.append(Dropped(round(a, 3), round(b, 3), why, job.role, job.speaker))
+    job.found.dropped += asr.dropped_parts(missed, rejected, job.offset, job.role, job.speaker,
+                                           budgets[item.job] > 0, result.silent)
     return []
 
 
