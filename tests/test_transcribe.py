@@ -375,6 +375,58 @@ def test_repeated_sentences_are_all_transcribed_or_listed_as_dropped(tmp_path, s
     assert loads(dumps(t)).dropped == t.dropped
 
 
+@pytest.mark.slow
+def test_the_transcript_is_the_same_whatever_order_the_workers_finish_in(monkeypatch):
+    """Each side starts its next round of leftovers as soon as its own round is over (no core idles while
+    the other side finishes): what is packed with what must still depend on that side's results only."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from qa.speech.model import ModelOptions
+    from tests.repeated_call import build_call
+
+    call = build_call(seed=0, minutes=1.6)
+    settings = asr.default_settings()
+    decoded = []
+    real = asr._decode_piece
+    monkeypatch.setattr(asr, "_decode_piece", lambda *a: decoded.append(a[1]) or real(*a))
+    tracks = []
+    for channel, role in ((0, "agent"), (1, "customer")):
+        audio = np.ascontiguousarray(call.samples[channel])
+        tracks.append(asr.Track(audio, pack_spans(asr.speech_spans(audio, settings), settings.piece_seconds),
+                                speaker=f"ch{channel}", role=role))
+    alone = asr.decode_tracks(tracks, "zh", ModelOptions(), settings)
+    assert len(decoded) > sum(len(t.pieces) for t in tracks)  # leftovers were decoded in later rounds
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        side_by_side = asr.decode_tracks(tracks, "zh", ModelOptions(), settings, pool=pool, workers=2)
+    assert side_by_side == alone and alone.utterances
+
+
+def test_a_piece_is_halved_by_its_speech_in_order():
+    group = [_span(0, 10), _span(12, 14), _span(20, 22), _span(30, 40)]
+    assert asr.halves(group) == [group[:2], group[2:]]  # 12 s | 12 s
+    assert asr.halves(group[:2]) == [group[:1], group[1:2]]
+    assert asr.halves([_span(0, 2), _span(3, 30)]) == [[_span(0, 2)], [_span(3, 30)]]
+
+
+@pytest.mark.slow
+def test_a_looping_piece_is_decoded_again_in_two_windows_not_with_the_temperature_ladder(tmp_path, monkeypatch):
+    """Seed 3 of tests/repeated_call.py: the customer's fourth piece (six spans, 17.8 s) loops greedy
+    (我詳細地說, 224 tokens); its halves do not, and no window needs the ladder's sampling."""
+    from qa.speech.transcribe import TranscribeOptions, transcribe
+    from tests.repeated_call import build_call, sentence_hits
+
+    split, ladders = [], []
+    real_halves, real_run = asr.halves, asr._run_model
+    monkeypatch.setattr(asr, "halves", lambda group: split.append(group) or real_halves(group))
+    monkeypatch.setattr(asr, "_run_model", lambda *a: (len(a[-1]) > 1 and ladders.append(a[-1])) or real_run(*a))
+    call = build_call(seed=3, minutes=3.0)
+    t = transcribe(probe(call.write(tmp_path / "looping.wav")), TranscribeOptions(language="zh"))
+    assert len(split) >= 1 and all(len(group) > 1 for group in split)
+    assert ladders == []
+    lost = [s for s, c in sentence_hits(call, t.utterances) if c > 0.5]
+    assert lost == [] and t.dropped == []
+
+
 def _window(tokens: int, ratio: float, logprob: float, seek: int = 0) -> list:
     return [SimpleNamespace(seek=seek, tokens=list(range(tokens)), compression_ratio=ratio, avg_logprob=logprob)]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -244,7 +245,8 @@ def _is_hallucination(text: str, settings: AsrSettings) -> bool:
     return bool(flat) and any(h in flat for h in settings.hallucinations)
 
 
-def _decode(audio: np.ndarray, language: str, options: ModelOptions, settings: AsrSettings, vad: bool) -> list:
+def _decode(audio: np.ndarray, language: str, options: ModelOptions, settings: AsrSettings, vad: bool,
+            may_split: bool = False) -> list | None:
     """faster-whisper's segments for one signal: greedy first, the temperature fallback only where it pays.
 
     Whisper's own rule decodes a window again at every temperature of the
@@ -255,6 +257,8 @@ def _decode(audio: np.ndarray, language: str, options: ModelOptions, settings: A
     and the whole ladder runs again only for a window that is unlikely
     (``log_prob_threshold``) or a decoder loop (``looping``). Speech the
     greedy decode left out is found by ``decode_tracks``' coverage check.
+    ``may_split``: return None instead of running the ladder (the caller
+    decodes the signal again in two windows).
     """
     model = load_model(options)
     if len(settings.temperature) == 1:
@@ -262,6 +266,8 @@ def _decode(audio: np.ndarray, language: str, options: ModelOptions, settings: A
     first = _run_model(model, audio, language, settings, vad, settings.temperature[:1])
     if not any(_needs_fallback(window, audio.size / SAMPLE_RATE, model, settings) for window in _windows(first)):
         return first
+    if may_split:
+        return None
     return _run_model(model, audio, language, settings, vad, settings.temperature)
 
 
@@ -374,48 +380,84 @@ class Track:
 
 
 def decode_tracks(tracks: list[Track], language: str, options: ModelOptions, settings: AsrSettings,
-                  map_fn=map) -> Decoded:
+                  pool: Executor | None = None, workers: int = 1) -> Decoded:
     """Decode every piece of every track, in rounds, so that all speech is transcribed or listed as dropped.
 
     Whisper may end a window early (it writes one sentence of a window that
     holds the same sentence three times, and faster-whisper then skips the
     rest of the window), skip a window as silence, or write text the
-    hallucination filter removes. So after each round, the parts of the
-    pieces no word covers (``min_uncovered`` seconds or more, words widened
-    by ``coverage_pad``) are decoded again in the next: those of one track
-    packed together, so that the leftovers of several pieces share one
-    window (each window costs a whole encoder pass, however little it
-    holds). A part still uncovered when decoded on its own, or when the
-    track's retries are spent, is recorded as dropped, with the reason.
-    ``map_fn`` (a pool's map) decodes a round's pieces side by side, longest
-    first.
+    hallucination filter removes. So after each round of a track, the parts
+    of its pieces no word covers (``min_uncovered`` seconds or more, words
+    widened by ``coverage_pad``) are decoded again in its next round, packed
+    together, so that the leftovers of several pieces share one window (each
+    window costs a whole encoder pass, however little it holds). A part still
+    uncovered when decoded on its own, or when the track's retries are spent,
+    is recorded as dropped, with the reason.
+
+    A piece of several spans whose greedy decode loops (or is unlikely) is
+    decoded again as two pieces of half its speech each, side by side, not
+    with the temperature ladder (a new window seldom loops, and the ladder
+    samples five hypotheses at each temperature: on seed 3 of
+    tests/repeated_call.py one looping piece took 10.6 s, the call 16 s; split,
+    the call takes 9 s); a single span gets the ladder. Rounds are per track: a side whose round is over starts its next while
+    the other side's pieces are still decoding (global rounds left a core
+    idle at every round's end: 8.6 s -> 7.6 s on a repeated-sentence call).
+    What is packed with what depends on the track's own results only, so the
+    transcript is the same whatever the order the ``workers`` of ``pool``
+    finish in (None: one piece at a time, here). Longest piece first.
     """
+    own = pool is None
+    pool = pool or ThreadPoolExecutor(max_workers=1)
+    workers = 1 if own else max(1, workers)
     out = Decoded()
     budgets = [2 * sum(len(p) for p in t.pieces) + 2 for t in tracks]  # retries per track: each must make progress
-    work = [(k, piece) for k, t in enumerate(tracks) for piece in t.pieces]
-    while work:
-        work.sort(key=lambda item: -sum(s["end"] - s["start"] for s in item[1]))
-        results = list(map_fn(lambda item: _decode_piece(tracks[item[0]], item[1], language, options, settings), work))
-        again: dict[int, list[dict]] = {}
-        alone: list[tuple[int, list[dict]]] = []
-        for (k, group), (found, rejected) in zip(work, results):
-            t = tracks[k]
-            out.utterances += found
-            missed = uncovered(group, [w for u in found for w in u.words], settings, t.offset)
-            if not missed:
-                continue
-            progress = sum(m["end"] - m["start"] for m in missed) < sum(g["end"] - g["start"] for g in group)
-            if budgets[k] > 0 and (progress or len(group) > 1):
-                budgets[k] -= 1
-                if progress:
-                    again.setdefault(k, []).extend(missed)
-                else:
-                    alone += [(k, [m]) for m in missed]
-                continue
-            out.dropped += dropped_parts(missed, rejected, t.offset, t.role, t.speaker, budgets[k] > 0)
-        work = alone + [(k, group) for k, spans in again.items()
-                        for group in pack_spans(sorted(spans, key=lambda s: s["start"]), settings.piece_seconds)]
-    out.utterances.sort(key=lambda u: (u.start, u.end))
+    queue = [(k, piece) for k, t in enumerate(tracks) for piece in t.pieces]
+    busy = [0] * len(tracks)  # pieces of each track queued or decoding in its current round
+    for k, _ in queue:
+        busy[k] += 1
+    again: list[list[dict]] = [[] for _ in tracks]
+    alone: list[list[dict]] = [[] for _ in tracks]
+    running: dict[Future, tuple[int, list[dict]]] = {}
+    try:
+        while queue or running:
+            queue.sort(key=lambda item: (-sum(s["end"] - s["start"] for s in item[1]), item[0], item[1][0]["start"]))
+            while queue and len(running) < workers:
+                k, group = queue.pop(0)
+                running[pool.submit(_decode_piece, tracks[k], group, language, options, settings)] = (k, group)
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in sorted(done, key=lambda f: (running[f][0], running[f][1][0]["start"])):
+                k, group = running.pop(future)
+                result = future.result()
+                if result is None:  # a loop or an unlikely text: a window of half the speech each
+                    queue += [(k, half) for half in halves(group)]
+                    busy[k] += 1
+                    continue
+                found, rejected = result
+                t = tracks[k]
+                out.utterances += found
+                busy[k] -= 1
+                missed = uncovered(group, [w for u in found for w in u.words], settings, t.offset)
+                if missed:
+                    progress = sum(m["end"] - m["start"] for m in missed) < sum(g["end"] - g["start"] for g in group)
+                    if budgets[k] > 0 and (progress or len(group) > 1):
+                        budgets[k] -= 1
+                        if progress:
+                            again[k] += missed
+                        else:
+                            alone[k] += [[m] for m in missed]
+                    else:
+                        out.dropped += dropped_parts(missed, rejected, t.offset, t.role, t.speaker, budgets[k] > 0)
+                if busy[k] == 0:  # the track's round is over: its leftovers make its next round
+                    nxt = alone[k] + pack_spans(sorted(again[k], key=lambda s: s["start"]), settings.piece_seconds)
+                    queue += [(k, group) for group in nxt]
+                    busy[k], again[k], alone[k] = len(nxt), [], []
+    finally:
+        for future in running:
+            future.cancel()
+        if own:
+            pool.shutdown()
+    out.utterances.sort(key=lambda u: (u.start, u.end, u.speaker))
+    out.dropped.sort(key=lambda d: (d.start, d.end, d.speaker))
     return out
 
 
@@ -440,13 +482,29 @@ def dropped_parts(missed: list[dict], rejected: list[tuple[float, float, str]], 
 
 
 def _decode_piece(track: Track, group: list[dict], language: str, options: ModelOptions,
-                  settings: AsrSettings) -> tuple[list[Utterance], list[tuple[float, float, str]]]:
-    """One piece's speech cut out, decoded, and put back on the track's clock."""
+                  settings: AsrSettings) -> tuple[list[Utterance], list[tuple[float, float, str]]] | None:
+    """One piece's speech cut out, decoded, and put back on the track's clock.
+
+    None: the greedy decode of a piece of several spans looped or was
+    unlikely; ``decode_tracks`` then decodes its halves instead.
+    """
     from faster_whisper.transcribe import restore_speech_timestamps
 
-    segments = _decode(speech_of(track.audio, group), language, options, settings, vad=False)
+    segments = _decode(speech_of(track.audio, group), language, options, settings, vad=False, may_split=len(group) > 1)
+    if segments is None:
+        return None
     segments = restore_speech_timestamps(segments, group, SAMPLE_RATE)
     return _utterances(segments, language, settings, track.offset, track.speaker, track.role)
+
+
+def halves(group: list[dict]) -> list[list[dict]]:
+    """A piece's spans in two groups of about equal speech, in order (both non-empty for two spans or more)."""
+    total, filled = sum(s["end"] - s["start"] for s in group), 0
+    for cut, span in enumerate(group[:-1], start=1):
+        filled += span["end"] - span["start"]
+        if filled * 2 >= total:
+            break
+    return [group[:cut], group[cut:]]
 
 
 def uncovered(spans: list[dict], words: list[Word], settings: AsrSettings, offset: float = 0.0) -> list[dict]:

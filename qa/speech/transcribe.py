@@ -181,7 +181,8 @@ def _decode_sides(sides: list[_Side], offset: float, language: str, options: Tra
         found = asr.Decoded([u for p in parts for u in p.utterances], [d for p in parts for d in p.dropped])
     else:
         tracks = [asr.Track(side.audio, side.pieces, offset, side.speaker, side.role) for side in sides if side.pieces]
-        found = asr.decode_tracks(tracks, language, options.model, settings, map_fn=pool.map)
+        found = asr.decode_tracks(tracks, language, options.model, settings, pool=pool,
+                                   workers=max(1, options.model.workers))
     found.utterances.sort(key=lambda u: (u.start, u.end))  # speaker separation reads words in time
     return found
 
