@@ -150,6 +150,7 @@ class Measure:
     cpu: float = 0.0  # seconds of CPU used by this process and its children
     machine_cpu: float = 0.0  # % of all cores busy, all users
     peak_rss: int = 0
+    peaks: dict = None  # pid -> (what the process is, its own peak RSS in bytes)
 
 
 class Meter:
@@ -176,13 +177,19 @@ class Meter:
         except Exception:  # noqa: BLE001 - a child may exit while we look
             tree = [self.proc]
         rss = 0
+        peaks = self.result.peaks if self.result.peaks is not None else {}
         for p in tree:
             try:
                 t = p.cpu_times()
                 self._cpu[p.pid] = t.user + t.system
-                rss += p.memory_info().rss
+                mine = p.memory_info().rss
+                rss += mine
+                what = peaks.get(p.pid, (None, 0))[0] or ("this process" if p.pid == self.proc.pid
+                                                          else " ".join(p.cmdline())[-70:])
+                peaks[p.pid] = (what, max(mine, peaks.get(p.pid, (None, 0))[1]))
             except Exception:  # noqa: BLE001
                 pass
+        self.result.peaks = peaks
         self.result.peak_rss = max(self.result.peak_rss, rss)
 
     def _sample(self) -> None:
@@ -284,6 +291,10 @@ def main() -> None:
                                  task_runner="dask" if args.dask else "threads")
     c = summary["counts"]
     print(summary["final_line"], flush=True)
+    print("peak RSS of each process of the nightly run (a Dask worker is one process per worker):")
+    for what, peak in sorted(first.peaks.values(), key=lambda v: -v[1]):
+        if peak > 50 * 2**20:
+            print(f"  {peak / 2**20:6.0f} MB  {what}")
     runner = "Dask processes" if args.dask else "threads"
     rows.append(row(f"nightly flow, {args.concurrency or 'default'} {runner}", first, c["reviewed"],
                     c["audio_seconds"]))
