@@ -134,9 +134,9 @@ def plan_task(archive_dir: str, store_url: str | None, settle_seconds: float | N
 @task(name="review-call", task_run_name="review {job.shown}", **_TASK)
 @_masked_failures(stops_night=False)
 def review_task(job: nightly.Job, store_url: str | None, model_threads: int | None, run_id: int | None,
-                reports_dir: str | None) -> nightly.Outcome:
-    outcome = nightly.review_job(nightly.open_store(store_url), job, nightly.review_options(model_threads), run_id,
-                                 Path(reports_dir) if reports_dir else None)
+                reports_dir: str | None, model_workers: int | None = None) -> nightly.Outcome:
+    outcome = nightly.review_job(nightly.open_store(store_url), job, nightly.review_options(model_threads, model_workers),
+                                 run_id, Path(reports_dir) if reports_dir else None)
     fields = {"call_id": outcome.call_id, "path": outcome.path, "seconds": outcome.seconds, "status": outcome.status,
               "audio_seconds": outcome.audio_seconds, "score": outcome.score, "error": outcome.error_class}
     logger = get_run_logger()
@@ -178,7 +178,13 @@ def make_task_runner(kind: str, concurrency: int, dask_address: str | None = Non
 
 
 def _model_threads(kind: str, concurrency: int, model_threads: int | None) -> int | None:
-    """Dask workers each load a model: share the cores between them. Threads share one model."""
+    """Dask workers each load a model: share the cores between them. Threads share one model.
+
+    A Dask worker reviews one call at a time, so its model gets one decoder
+    worker (``model_workers`` 1): two would put four threads on two cores,
+    and each encoder pass in flight holds ~120 MB of attention (measured: a
+    worker process peaked at 1.1 GB with two).
+    """
     if model_threads is not None or kind != "dask":
         return model_threads
     import os
@@ -259,6 +265,7 @@ def _nightly_review(archive: str, store_url: str | None, reports_dir: str | None
     outcomes: list[nightly.Outcome] = []
     if plan.jobs:
         parameters = {"store_url": store_url, "model_threads": _model_threads(task_runner, concurrency, model_threads),
+                      "model_workers": 1 if task_runner == "dask" else None,
                       "run_id": plan.run_id, "reports_dir": reports_dir}
         outcomes = _review_all(make_task_runner(task_runner, concurrency, dask_address), plan.jobs, parameters,
                                progress)

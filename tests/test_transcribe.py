@@ -418,7 +418,7 @@ def test_a_looping_piece_is_decoded_again_in_two_windows_not_with_the_temperatur
     split, ladders = [], []
     real_halves, real_run = asr.halves, asr._run_model
     monkeypatch.setattr(asr, "halves", lambda group: split.append(group) or real_halves(group))
-    monkeypatch.setattr(asr, "_run_model", lambda *a: (len(a[-1]) > 1 and ladders.append(a[-1])) or real_run(*a))
+    monkeypatch.setattr(asr, "_run_model", lambda *a, **k: (len(a[-1]) > 1 and ladders.append(a[-1])) or real_run(*a, **k))
     call = build_call(seed=3, minutes=3.0)
     t = transcribe(probe(call.write(tmp_path / "looping.wav")), TranscribeOptions(language="zh"))
     assert len(split) >= 1 and all(len(group) > 1 for group in split)

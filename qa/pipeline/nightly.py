@@ -105,9 +105,12 @@ def open_store(url: str | None = None) -> Store:
     return Store.open(url)
 
 
-def review_options(model_threads: int | None = None) -> ReviewOptions:
+def review_options(model_threads: int | None = None, model_workers: int | None = None) -> ReviewOptions:
+    """``model_workers``: pieces the speech model decodes at once (None: ModelOptions' default)."""
     threads = load_settings().model_threads if model_threads is None else model_threads
-    return ReviewOptions(transcribe=TranscribeOptions(model=ModelOptions(threads=threads)))
+    model = ModelOptions(threads=threads) if model_workers is None else ModelOptions(threads=threads,
+                                                                                     workers=model_workers)
+    return ReviewOptions(transcribe=TranscribeOptions(model=model))
 
 
 # ---------------------------------------------------------------- planning
