@@ -33,7 +33,7 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -150,7 +150,7 @@ class Measure:
     cpu: float = 0.0  # seconds of CPU used by this process and its children
     machine_cpu: float = 0.0  # % of all cores busy, all users
     peak_rss: int = 0
-    peaks: dict = None  # pid -> (what the process is, its own peak RSS in bytes)
+    peaks: dict = field(default_factory=dict)  # pid -> (what the process is, its own peak RSS in bytes)
 
 
 class Meter:
@@ -177,19 +177,18 @@ class Meter:
         except Exception:  # noqa: BLE001 - a child may exit while we look
             tree = [self.proc]
         rss = 0
-        peaks = self.result.peaks if self.result.peaks is not None else {}
+        peaks = self.result.peaks
         for p in tree:
             try:
                 t = p.cpu_times()
                 self._cpu[p.pid] = t.user + t.system
                 mine = p.memory_info().rss
                 rss += mine
-                what = peaks.get(p.pid, (None, 0))[0] or ("this process" if p.pid == self.proc.pid
-                                                          else " ".join(p.cmdline())[-70:])
-                peaks[p.pid] = (what, max(mine, peaks.get(p.pid, (None, 0))[1]))
+                what, peak = peaks.get(p.pid) or ("this process" if p.pid == self.proc.pid
+                                                  else " ".join(p.cmdline())[-70:], 0)
+                peaks[p.pid] = (what, max(mine, peak))
             except Exception:  # noqa: BLE001
                 pass
-        self.result.peaks = peaks
         self.result.peak_rss = max(self.result.peak_rss, rss)
 
     def _sample(self) -> None:

@@ -178,13 +178,7 @@ def make_task_runner(kind: str, concurrency: int, dask_address: str | None = Non
 
 
 def _model_threads(kind: str, concurrency: int, model_threads: int | None) -> int | None:
-    """Dask workers each load a model: share the cores between them. Threads share one model.
-
-    A Dask worker reviews one call at a time, so its model gets one decoder
-    worker (``model_workers`` 1): two would put four threads on two cores,
-    and each encoder pass in flight holds ~120 MB of attention (measured: a
-    worker process peaked at 1.1 GB with two).
-    """
+    """Dask workers each load a model: share the cores between them. Threads share one model."""
     if model_threads is not None or kind != "dask":
         return model_threads
     import os
@@ -265,6 +259,8 @@ def _nightly_review(archive: str, store_url: str | None, reports_dir: str | None
     outcomes: list[nightly.Outcome] = []
     if plan.jobs:
         parameters = {"store_url": store_url, "model_threads": _model_threads(task_runner, concurrency, model_threads),
+                      # a Dask worker reviews one call at a time: one decoder worker for its model (two put
+                      # four threads on two cores, and each encoder pass in flight holds ~120 MB: 1.1 GB peaks)
                       "model_workers": 1 if task_runner == "dask" else None,
                       "run_id": plan.run_id, "reports_dir": reports_dir}
         outcomes = _review_all(make_task_runner(task_runner, concurrency, dask_address), plan.jobs, parameters,

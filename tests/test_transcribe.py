@@ -328,6 +328,14 @@ def test_uncovered_finds_the_speech_no_word_covers():
     assert uncovered(spans, shifted, settings, offset=100.0) == missed
 
 
+def test_uncovered_speech_is_packed_again_after_progress_each_part_alone_after_none_and_dropped_when_spent():
+    group = [_span(0, 10), _span(12, 20)]
+    assert asr.retry(group, [_span(3, 6)], budget=1) == "pack"  # 3 s of 18 missing: progress
+    assert asr.retry(group, group, budget=1) == "alone"  # nothing found in two spans: each on its own
+    assert asr.retry(group[:1], group[:1], budget=1) is None  # one span, nothing found: dropped
+    assert asr.retry(group, [_span(3, 6)], budget=0) is None  # retries spent
+
+
 def test_a_stretched_word_covers_only_its_end_and_starts_after_what_was_found_inside_it():
     from qa.speech.asr import default_settings, unstretch, uncovered
     from qa.types import Utterance

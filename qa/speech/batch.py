@@ -212,10 +212,10 @@ def _account(job: Job, item: _Item, result: _Result, language: str, settings: as
     missed = asr.uncovered(item.group, [w for u in found for w in u.words], settings, job.offset)
     if not missed:
         return []
-    progress = sum(m["end"] - m["start"] for m in missed) < item.samples
-    if budgets[item.job] > 0 and (progress or len(item.group) > 1):
+    how = asr.retry(item.group, missed, budgets[item.job])
+    if how is not None:
         budgets[item.job] -= 1
-        groups = asr.pack_spans(missed, settings.piece_seconds) if progress else [[m] for m in missed]
+        groups = asr.pack_spans(missed, settings.piece_seconds) if how == "pack" else [[m] for m in missed]
         return [_Item(item.job, g) for g in groups]
     job.found.dropped += asr.dropped_parts(missed, rejected, job.offset, job.role, job.speaker,
                                            budgets[item.job] > 0, result.silent)
