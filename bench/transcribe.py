@@ -38,6 +38,7 @@ SAMPLE_REF = REPO / "samples" / "complaint_zh" / "reference.txt"
 
 CONFIGS = {
     "callqa (default: beam 1, VAD)": {"beam_size": 1, "vad_filter": True},
+    "callqa 30 s windows": {"beam_size": 1, "vad_filter": True, "fit_windows": False},
     "callqa batched (8 pieces a pass)": {"beam_size": 1, "vad_filter": True, "batch_size": 8},
     "callqa beam 5, VAD": {"beam_size": 5, "vad_filter": True},
     "callqa beam 1, no VAD": {"beam_size": 1, "vad_filter": False},

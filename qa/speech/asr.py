@@ -8,6 +8,7 @@ traditional ones), and well-known inventions on silence are dropped.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import re
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
@@ -51,6 +52,9 @@ class AsrSettings:
     coverage_pad: float = 0.4
     min_uncovered: float = 0.5
     stretched_word: float = 1.5
+    window_margin: float | None = 3.0
+    window_floor: float = 0.0
+    join_gap: float = 0.3
     hallucinations: tuple[str, ...] = field(default_factory=tuple)
 
     def with_overrides(self, **changes: Any) -> "AsrSettings":
@@ -91,6 +95,9 @@ class _AsrFile(Settings):
     coverage_pad: Seconds
     min_uncovered: Seconds
     stretched_word: Seconds = Field(gt=0)
+    window_margin: Seconds | None = Field(le=30)
+    window_floor: Seconds = Field(le=30)
+    join_gap: Seconds = Field(le=2)
     hallucinations: list[Text] = []
 
 
@@ -161,47 +168,99 @@ def speech_spans(audio: np.ndarray, settings: AsrSettings) -> list[dict]:
     return spans(audio, VadRules(**settings.vad))
 
 
-def pack_spans(spans: list[dict], seconds: float) -> list[list[dict]]:
+def pack_spans(spans: list[dict], seconds: float, gap: float = 0.0) -> list[list[dict]]:
     """Consecutive speech spans grouped so that each group's speech fits one Whisper window.
 
     Whisper's encoder reads a 30 s window whatever it holds, so full groups
     cost no more encoder passes than one pass over all the speech, while
     separate groups can go to separate workers (an agent who talks twice as
-    much as the customer no longer leaves one core idle).
+    much as the customer no longer leaves one core idle). ``gap``: the seconds
+    of silence ``speech_of`` puts between two spans, counted in the group.
     """
-    limit = seconds * SAMPLE_RATE
+    limit, pause = seconds * SAMPLE_RATE, round(gap * SAMPLE_RATE)
     groups: list[list[dict]] = []
     filled = 0
     for span in spans:
         length = span["end"] - span["start"]
-        if groups and filled + length <= limit:
+        if groups and filled + pause + length <= limit:
             groups[-1].append(span)
-            filled += length
+            filled += pause + length
         else:
             groups.append([span])
             filled = length
     return groups
 
 
-def speech_of(audio: np.ndarray, spans: list[dict]) -> np.ndarray:
-    """The speech in ``spans`` cut out of ``audio`` and joined, silence left out."""
-    return np.ascontiguousarray(np.concatenate([audio[s["start"]: s["end"]] for s in spans]))
+def speech_of(audio: np.ndarray, spans: list[dict], gap: float = 0.0) -> np.ndarray:
+    """The speech in ``spans`` cut out of ``audio`` and joined, ``gap`` seconds of silence between two.
+
+    Whisper's word alignment drifts early across a seamless join: the first
+    words of a span were timed at the end of the span before it, often the
+    same sentence said minutes earlier (tests/repeated_call.py, seed 10).
+    A pause between spans gives those words somewhere to fall that is no
+    span's speech; ``restore_times`` puts them back on their own span.
+    """
+    pause = np.zeros(round(gap * SAMPLE_RATE), dtype=audio.dtype)
+    parts = [p for s in spans for p in (pause, audio[s["start"]: s["end"]])][1:] if spans else [audio[:0]]
+    return np.ascontiguousarray(np.concatenate(parts))
 
 
-def language_probabilities(samples: list[np.ndarray], options: ModelOptions, map_fn=map) -> dict[str, float]:
+def restore_times(segments, spans: list[dict], gap: float = 0.0) -> list:
+    """Segments decoded from ``speech_of(audio, spans, gap)`` with their times on ``audio``'s clock.
+
+    A word belongs to the span its middle falls in (a middle in a pause: the
+    nearer span) and is kept inside that span, so that no word is timed in
+    the silence between two spans or in the speech of another.
+    """
+    pause = round(gap * SAMPLE_RATE)
+    starts, at = [], 0
+    for s in spans:
+        starts.append(at)
+        at += s["end"] - s["start"] + pause
+
+    def span_at(sample: float) -> int:
+        k = max(0, bisect.bisect_right(starts, sample) - 1)
+        if k + 1 < len(spans) and sample - (starts[k] + spans[k]["end"] - spans[k]["start"]) > pause / 2:
+            k += 1  # in the later half of the pause after span k
+        return k
+
+    def put_back(seconds: float, k: int) -> float:
+        sample = seconds * SAMPLE_RATE - starts[k] + spans[k]["start"]
+        return round(min(max(sample, spans[k]["start"]), spans[k]["end"]) / SAMPLE_RATE, 3)
+
+    out = []
+    for seg in segments:
+        if seg.words:
+            for w in seg.words:
+                k = span_at((w.start + w.end) / 2 * SAMPLE_RATE)
+                w.start, w.end = put_back(w.start, k), put_back(w.end, k)
+            seg.start, seg.end = seg.words[0].start, seg.words[-1].end
+        else:
+            start, end = seg.start, max(seg.start, seg.end)
+            seg.start = put_back(start, span_at(start * SAMPLE_RATE))
+            seg.end = put_back(end, span_at(max(start, end - 0.001) * SAMPLE_RATE))  # an end at a join: the span before
+        out.append(seg)
+    return out
+
+
+def language_probabilities(samples: list[np.ndarray], options: ModelOptions, map_fn=map,
+                           settings: AsrSettings | None = None) -> dict[str, float]:
     """The model's probability of every language it knows, for the speech in ``samples``.
 
     Each sample (up to one window of one side's speech; at least one, none
     empty) is judged on its own, side by side when ``map_fn`` is a pool's map,
-    and the probabilities are averaged weighted by length.
+    and the probabilities are averaged weighted by length. ``settings``: the
+    encoder window rule (the decoder's, default_settings() when None).
     """
     model = load_model(options)
+    settings = settings or default_settings()
 
     def judge(audio: np.ndarray) -> dict[str, float]:
-        # the frames the decoder will read for this audio (it drops the last one), so that the
-        # decode of the same piece reuses this encoder pass (qa.speech.encoder_reuse)
+        # the frames and window the decoder will read for this audio (it drops the last frame), so
+        # that the decode of the same piece reuses this encoder pass (qa.speech.encoder)
         features = model.feature_extractor(audio[: model.feature_extractor.n_samples])[:, :-1]
-        _, _, all_probs = model.detect_language(features=features, language_detection_segments=1)
+        with model.fitted(settings.window_margin, settings.window_floor):
+            _, _, all_probs = model.detect_language(features=features, language_detection_segments=1)
         return dict(all_probs)
 
     total = float(sum(s.size for s in samples))
@@ -273,20 +332,21 @@ def _decode(audio: np.ndarray, language: str, options: ModelOptions, settings: A
 
 
 def _run_model(model, audio: np.ndarray, language: str, settings: AsrSettings, vad: bool, temperature) -> list:
-    return list(model.transcribe(
-        audio,
-        language=language,
-        task="transcribe",
-        beam_size=settings.beam_size,
-        temperature=list(temperature),
-        compression_ratio_threshold=settings.compression_ratio_threshold,
-        log_prob_threshold=settings.log_prob_threshold,
-        no_speech_threshold=settings.no_speech_threshold,
-        condition_on_previous_text=settings.condition_on_previous_text,
-        word_timestamps=True,
-        vad_filter=vad,
-        vad_parameters=dict(settings.vad) if vad else None,
-    )[0])
+    with model.fitted(settings.window_margin, settings.window_floor):  # the generator runs inside
+        return list(model.transcribe(
+            audio,
+            language=language,
+            task="transcribe",
+            beam_size=settings.beam_size,
+            temperature=list(temperature),
+            compression_ratio_threshold=settings.compression_ratio_threshold,
+            log_prob_threshold=settings.log_prob_threshold,
+            no_speech_threshold=settings.no_speech_threshold,
+            condition_on_previous_text=settings.condition_on_previous_text,
+            word_timestamps=True,
+            vad_filter=vad,
+            vad_parameters=dict(settings.vad) if vad else None,
+        )[0])
 
 
 def _windows(segments: list) -> list[list]:
@@ -448,7 +508,8 @@ def decode_tracks(tracks: list[Track], language: str, options: ModelOptions, set
                 elif missed:
                     out.dropped += dropped_parts(missed, rejected, t.offset, t.role, t.speaker, budgets[k] > 0)
                 if busy[k] == 0:  # the track's round is over: its leftovers make its next round
-                    nxt = alone[k] + pack_spans(sorted(again[k], key=lambda s: s["start"]), settings.piece_seconds)
+                    nxt = alone[k] + pack_spans(sorted(again[k], key=lambda s: s["start"]), settings.piece_seconds,
+                                                          settings.join_gap)
                     queue += [(k, group) for group in nxt]
                     busy[k], again[k], alone[k] = len(nxt), [], []
     finally:
@@ -503,12 +564,11 @@ def _decode_piece(track: Track, group: list[dict], language: str, options: Model
     None: the greedy decode of a piece of several spans looped or was
     unlikely; ``decode_tracks`` then decodes its halves instead.
     """
-    from faster_whisper.transcribe import restore_speech_timestamps
-
-    segments = _decode(speech_of(track.audio, group), language, options, settings, vad=False, may_split=len(group) > 1)
+    joined = speech_of(track.audio, group, settings.join_gap)
+    segments = _decode(joined, language, options, settings, vad=False, may_split=len(group) > 1)
     if segments is None:
         return None
-    segments = restore_speech_timestamps(segments, group, SAMPLE_RATE)
+    segments = restore_times(segments, group, settings.join_gap)
     return _utterances(segments, language, settings, track.offset, track.speaker, track.role)
 
 

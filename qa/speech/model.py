@@ -197,13 +197,13 @@ class ModelOptions:
 def load_model(options: ModelOptions):
     """Load a WhisperModel once per process and set of options (once, even when two calls start together)."""
     from qa.common.memory import cap_arenas
-    from qa.speech.encoder_reuse import ReusingWhisperModel
+    from qa.speech.encoder import CallqaWhisperModel
 
     cap_arenas()  # before the model's threads first allocate
     where = resolve_model(options.model)
     local_only = Path(where).exists()
     try:
-        return ReusingWhisperModel(
+        return CallqaWhisperModel(
             where,
             device=options.device,
             compute_type=options.compute_type,

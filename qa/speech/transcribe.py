@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -41,6 +41,7 @@ class TranscribeOptions:
     beam_size: int | None = None  # None = qa/data/asr.yaml
     vad_filter: bool | None = None  # None = qa/data/asr.yaml (benchmarks turn it off to compare)
     batch_size: int | None = None  # None = qa/data/asr.yaml; 1 decodes piece by piece (benchmarks compare)
+    fit_windows: bool | None = None  # None = qa/data/asr.yaml; False: Whisper's 30 s windows (benchmarks compare)
 
 
 def _check_language(language: str | None) -> str | None:
@@ -66,6 +67,8 @@ def transcribe(recording: Recording, options: TranscribeOptions | None = None, p
     options = options or TranscribeOptions()
     settings = asr.default_settings().with_overrides(beam_size=options.beam_size, vad_filter=options.vad_filter,
                                                     batch_size=options.batch_size)
+    if options.fit_windows is False:
+        settings = replace(settings, window_margin=None)
     language = _check_language(options.language)  # forced: never second-guessed
     labelled = _check_language(recording.meta.language)
     if language is None and labelled is not None and settings.relabel_probability is None:
@@ -94,7 +97,7 @@ def transcribe(recording: Recording, options: TranscribeOptions | None = None, p
             if settings.vad_filter:
                 for side, spans in zip(sides, pool.map(lambda side: asr.speech_spans(side.audio, settings), sides)):
                     side.spans = spans
-                    side.pieces = asr.pack_spans(spans, settings.piece_seconds)
+                    side.pieces = asr.pack_spans(spans, settings.piece_seconds, settings.join_gap)
             if settings.vad_filter and settings.batch_size > 1:
                 jobs = [batch.Job(side.audio, side.spans, chunk.offset, side.speaker, side.role)
                         for side in sides if side.spans]
@@ -111,9 +114,9 @@ def transcribe(recording: Recording, options: TranscribeOptions | None = None, p
                 if progress:
                     progress(decoded)
                 continue
-            heard = [speech for speech in (side.first_speech() for side in sides) if speech.size]
+            heard = [speech for speech in (side.first_speech(settings.join_gap) for side in sides) if speech.size]
             if language is None and heard:
-                probs = asr.language_probabilities(heard, options.model, map_fn=pool.map)
+                probs = asr.language_probabilities(heard, options.model, map_fn=pool.map, settings=settings)
                 language, language_probability = asr.settle_language(probs, labelled, settings)
                 if labelled is not None and language != labelled:
                     notes.append(f"the metadata says {labelled}, but the call was heard as {language} "
@@ -164,11 +167,11 @@ class _Side:
     pieces: list[list[dict]] | None = None  # speech spans packed per window (None: VAD off)
     spans: list[dict] = field(default_factory=list)  # the VAD's speech spans
 
-    def first_speech(self) -> np.ndarray:
-        """Up to one window of this side's speech, for language detection."""
+    def first_speech(self, gap: float) -> np.ndarray:
+        """Up to one window of this side's speech, for language detection: its first piece as it will be decoded."""
         if self.pieces is None:
             return self.audio[: 30 * SAMPLE_RATE]
-        return asr.speech_of(self.audio, self.pieces[0]) if self.pieces else self.audio[:0]
+        return asr.speech_of(self.audio, self.pieces[0], gap) if self.pieces else self.audio[:0]
 
 
 def _decode_sides(sides: list[_Side], offset: float, language: str, options: TranscribeOptions,
