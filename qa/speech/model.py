@@ -196,10 +196,11 @@ class ModelOptions:
 @shared(maxsize=2)
 def load_model(options: ModelOptions):
     """Load a WhisperModel once per process and set of options (once, even when two calls start together)."""
-    from qa.common.memory import cap_arenas
+    from qa.common.memory import cap_arenas, cap_kernel_cache
     from qa.speech.encoder import CallqaWhisperModel
 
     cap_arenas()  # before the model's threads first allocate
+    cap_kernel_cache()  # before its first encoder pass
     where = resolve_model(options.model)
     local_only = Path(where).exists()
     try:
