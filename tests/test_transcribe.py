@@ -523,3 +523,24 @@ def load_audio_side(clip: Path) -> np.ndarray:
     from qa.speech.audio import load_audio
 
     return np.ascontiguousarray(load_audio(probe(clip))[0][: 30 * 16000])
+
+
+@pytest.mark.slow  # the model's window and length limits come from the real model
+def test_a_window_still_looping_after_the_ladder_is_listed_as_dropped_not_written(monkeypatch):
+    """Seed 9 of tests/repeated_call.py in 20 s pieces: a single span looped at every temperature and the
+    ladder's sampled text (agent CER 1.30 or 2.40, run to run) was written; now its speech is dropped, with why."""
+    from faster_whisper.transcribe import Segment, Word
+
+    def segment(seek, start, end, tokens, ratio, text):
+        return Segment(id=0, seek=seek, start=start, end=end, text=text, tokens=list(range(tokens)),
+                       avg_logprob=-0.4, compression_ratio=ratio, no_speech_prob=0.0, temperature=1.0,
+                       words=[Word(start=start, end=end, word=text, probability=0.5)])
+
+    decoded = [segment(0, 0.2, 1.8, 12, 1.2, "您好"),                # the first window: an ordinary sentence
+               segment(3000, 30.5, 33.0, 300, 9.0, "我想我想我想")]    # the second: 300 tokens for ~4 s: a loop
+    monkeypatch.setattr(asr, "_decode", lambda *a, **k: decoded)
+    audio = np.zeros(34 * 16000, np.float32)
+    track = asr.Track(audio, [], offset=100.0, speaker="ch0", role="agent")
+    found, rejected = asr._decode_piece(track, [_span(0, 34)], "zh", asr.ModelOptions(), asr.default_settings())
+    assert [u.text for u in found] == ["您好"] and found[0].start == 100.2
+    assert rejected == [(130.5, 133.0, "decoder loop at every temperature")]
