@@ -10,7 +10,7 @@ Prints the median speed-up and the machine load (``os.getloadavg``).
 
     python bench/repeated.py                 # 3 calls of 3 minutes
     python bench/repeated.py --calls 2 --minutes 2
-    python bench/repeated.py --first 5 --calls 8   # the seeds settings were chosen on (5-24), not 0-4
+    python bench/repeated.py --first 5 --calls 8   # seeds 5-12: where the window settings were chosen
 """
 
 from __future__ import annotations
