@@ -420,7 +420,8 @@ def transcribe_signal(
     """
     if spans is None:
         segments = _decode(audio, language, options, settings, vad=settings.vad_filter)
-        utterances, rejected = _utterances(segments, language, settings, offset, speaker, role)
+        kept, looped = _loops_apart(segments, audio.size / SAMPLE_RATE, options, settings)
+        utterances, rejected = _utterances(kept, language, settings, offset, speaker, role, looped)
         return Decoded(utterances, [Dropped(a, b, why, role, speaker) for a, b, why in rejected])
     return decode_spans(audio, spans, language, options, settings, offset, speaker, role)
 
@@ -571,18 +572,24 @@ def _decode_piece(track: Track, group: list[dict], language: str, options: Model
     segments = _decode(joined, language, options, settings, vad=False, may_split=len(group) > 1)
     if segments is None:
         return None
-    # a window still looping after the whole temperature ladder is sampled junk (seed 9 of
-    # tests/repeated_call.py in 20 s pieces: agent CER 0.21, 1.30 or 2.40 from run to run): its speech
-    # is listed as dropped, with why, instead of written
-    model = load_model(options)
-    looped = {id(seg) for window in _windows(segments) if loops(window, joined.size / SAMPLE_RATE, model, settings)
-              for seg in window}
     segments = restore_times(segments, group, settings.join_gap)
-    found, rejected = _utterances([s for s in segments if id(s) not in looped], language, settings, track.offset,
-                                  track.speaker, track.role)
-    rejected += [(round(track.offset + s.start, 3), round(track.offset + s.end, 3),
-                  "decoder loop at every temperature") for s in segments if id(s) in looped]
-    return found, rejected
+    kept, looped = _loops_apart(segments, joined.size / SAMPLE_RATE, options, settings)
+    return _utterances(kept, language, settings, track.offset, track.speaker, track.role, looped)
+
+
+def _loops_apart(segments: list, audio_seconds: float, options: ModelOptions,
+                 settings: AsrSettings) -> tuple[list, list]:
+    """The segments of the windows that are no decoder loop, and those of the windows that are.
+
+    A window still looping once ``_decode`` is done has been through the whole
+    temperature ladder, which samples: its text is junk (seed 9 of
+    tests/repeated_call.py in 20 s pieces: agent CER 0.21, 1.30 or 2.40 from
+    run to run), so its speech is listed as dropped, with why, not written.
+    """
+    model = load_model(options)
+    looped = {id(seg) for window in _windows(segments) if loops(window, audio_seconds, model, settings)
+              for seg in window}
+    return [s for s in segments if id(s) not in looped], [s for s in segments if id(s) in looped]
 
 
 def halves(group: list[dict]) -> list[list[dict]]:
@@ -650,10 +657,14 @@ def unstretch(utterances: list[Utterance], settings: AsrSettings) -> list[Uttera
 
 
 def _utterances(segments, language: str, settings: AsrSettings, offset: float, speaker: str,
-                role: str) -> tuple[list[Utterance], list[tuple[float, float, str]]]:
-    """Utterances from faster-whisper segments, and the segments left out as (start, end, reason)."""
+                role: str, looped: list | tuple = ()) -> tuple[list[Utterance], list[tuple[float, float, str]]]:
+    """Utterances from faster-whisper segments, and the segments left out as (start, end, reason).
+
+    ``looped``: segments of decoder loops (``_loops_apart``), left out.
+    """
     utterances: list[Utterance] = []
-    rejected: list[tuple[float, float, str]] = []
+    rejected = [(round(offset + float(seg.start), 3), round(offset + float(seg.end), 3),
+                 "decoder loop at every temperature") for seg in looped]
     for seg in segments:
         where = (round(offset + float(seg.start), 3), round(offset + float(seg.end), 3))
         if _is_hallucination(seg.text, settings):

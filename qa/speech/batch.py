@@ -79,7 +79,8 @@ def decode_jobs(jobs: list[Job], language: str | None, labelled: str | None, opt
     """
     model = load_model(options)
     budgets = [2 * len(job.spans) + 2 for job in jobs]
-    queue = [_Item(j, group) for j, job in enumerate(jobs) for group in asr.pack_spans(job.spans, settings.piece_seconds, settings.join_gap)]
+    queue = [_Item(j, group) for j, job in enumerate(jobs)
+             for group in asr.pack_spans(job.spans, settings.piece_seconds, settings.join_gap)]
     language_probability = 1.0
     while queue:
         items, queue = queue, []
@@ -125,8 +126,8 @@ def _encode(model, jobs: list[Job], items: list[_Item], settings: asr.AsrSetting
     parts = batches(items, settings.batch_size, workers)
 
     def encode(part: list[_Item]):
-        features = np.stack([pad_or_trim(model.feature_extractor(asr.speech_of(jobs[it.job].audio, it.group, settings.join_gap))[..., :-1])
-                             for it in part])
+        features = np.stack([pad_or_trim(model.feature_extractor(
+            asr.speech_of(jobs[it.job].audio, it.group, settings.join_gap))[..., :-1]) for it in part])
         return part, model.encode(features)
 
     return list(map_fn(encode, parts))
@@ -213,7 +214,8 @@ def _account(job: Job, item: _Item, result: _Result, language: str, settings: as
     how = asr.retry(item.group, missed, budgets[item.job])
     if how is not None:
         budgets[item.job] -= 1
-        groups = asr.pack_spans(missed, settings.piece_seconds, settings.join_gap) if how == "pack" else [[m] for m in missed]
+        groups = (asr.pack_spans(missed, settings.piece_seconds, settings.join_gap) if how == "pack"
+                  else [[m] for m in missed])
         return [_Item(item.job, g) for g in groups]
     job.found.dropped += asr.dropped_parts(missed, rejected, job.offset, job.role, job.speaker,
                                            budgets[item.job] > 0, result.silent)
