@@ -61,6 +61,8 @@ class Recording:
     sample_rate: int
     channels: int
     codec: str
+    # Where this review keeps the recording decoded (qa/speech/decoded.py); None: decode at each pass.
+    decoded: Path | None = None
 
 
 @dataclass(frozen=True)

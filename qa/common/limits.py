@@ -30,6 +30,7 @@ class CallLimits(Settings):
     max_utterance_chars: int = Field(ge=1, le=999_999)  # spaCy refuses 1,000,000 characters
     max_words_per_utterance: int = Field(ge=1)
     max_words: int = Field(ge=1)
+    max_decoded_copy_seconds: float = Field(default=7200, ge=0)
 
 
 class TranscriptLimits(Settings):

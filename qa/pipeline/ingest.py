@@ -16,6 +16,7 @@ from qa.intake.meta import MetaLookup, lookup_meta
 from qa.intake.transcript_io import TRANSCRIPT_SUFFIXES, read_transcript
 from qa.privacy.callid import mask_text, settle_call_id
 from qa.speech.audio import probe
+from qa.speech.decoded import copy_path
 from qa.speech.transcribe import Progress, TranscribeOptions, transcribe
 from qa.types import CallMeta, Recording, Transcript
 
@@ -29,21 +30,23 @@ def is_transcript_file(path: Path) -> bool:
 
 def read_or_transcribe(
     path: Path, options: TranscribeOptions | None = None, progress: Progress | None = None,
-    content: Path | None = None,
+    content: Path | None = None, decoded_in: Path | None = None,
 ) -> tuple[Transcript, Recording | None]:
     """The transcript for ``path`` and, for audio, the probed recording (so callers need not probe it again).
 
     ``content`` is where the bytes are read when not from ``path`` itself: the
     nightly run passes the file it opened once inside the archive
     (``/proc/self/fd/N``, see ``qa.pipeline.archive.pinned``); the name,
-    the sidecars and every message still come from ``path``.
+    the sidecars and every message still come from ``path``. ``decoded_in``:
+    a folder where the recording is kept decoded for the caller's later passes
+    over it (``qa.speech.decoded``).
     """
     path = Path(path)
     found = settle_meta(lookup_meta(path), path)
     if is_transcript_file(path):
         return with_meta(read_transcript(path, content=content), found, path), None
     try:
-        recording = probe(content or path, found.meta)
+        recording = dataclasses.replace(probe(content or path, found.meta), decoded=copy_path(decoded_in))
         transcript = transcribe(recording, options, progress)
     except CallqaError as exc:
         if content is not None:  # say the file's name, not /proc/self/fd/N

@@ -21,6 +21,7 @@ from qa.pipeline.ingest import read_or_transcribe
 from qa.privacy.callid import output_path
 from qa.scoring.rubric import Rubric, load_rubric
 from qa.scoring.score import score_call
+from qa.speech.decoded import decoded_copies
 from qa.speech.transcribe import Progress, TranscribeOptions
 from qa.tagging.runner import tag
 from qa.tagging.versions import tagging_versions
@@ -83,22 +84,24 @@ def review_file(path: Path, options: ReviewOptions | None = None, progress: Prog
     path = Path(path)
     timings: dict[str, Any] = {}
     started = time.perf_counter()
-    transcript, recording = read_or_transcribe(path, options.transcribe, progress, content=content)
-    timings["transcribe"] = time.perf_counter() - started
-    acoustics = None
-    if recording is not None and options.acoustics:
-        from qa.speech.acoustics import measure_utterances
+    with decoded_copies() as scratch:  # the recording is decoded once, for all three passes over it
+        transcript, recording = read_or_transcribe(path, options.transcribe, progress, content=content,
+                                                   decoded_in=scratch)
+        timings["transcribe"] = time.perf_counter() - started
+        acoustics = None
+        if recording is not None and options.acoustics:
+            from qa.speech.acoustics import measure_utterances
 
+            t0 = time.perf_counter()
+            acoustics = measure_utterances(recording, transcript)
+            timings["acoustics"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        acoustics = measure_utterances(recording, transcript)
-        timings["acoustics"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    rubric = load_rubric(options.rubric)
-    transcript, findings, scorecard = review_transcript(transcript, options, acoustics, rubric)
-    timings["tag_and_score"] = time.perf_counter() - t0
-    audio = recording.path if recording is not None else None
-    if audio is not None and options.redact:  # the page plays, and a reviewer is served, only the masked copy
-        audio = _redacted_audio(recording, transcript, options.audio_dir)
+        rubric = load_rubric(options.rubric)
+        transcript, findings, scorecard = review_transcript(transcript, options, acoustics, rubric)
+        timings["tag_and_score"] = time.perf_counter() - t0
+        audio = recording.path if recording is not None else None
+        if audio is not None and options.redact:  # the page plays, and a reviewer is served, only the masked copy
+            audio = _redacted_audio(recording, transcript, options.audio_dir)
     return Review(transcript, findings, scorecard, acoustics, audio, {k: round(v, 3) for k, v in timings.items()},
                   rubric)
 

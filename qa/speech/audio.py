@@ -142,7 +142,19 @@ class AudioChunk:
         return self.samples.shape[1] / SAMPLE_RATE
 
 
-def _frames(path: Path, channels: int) -> Iterator[np.ndarray]:
+def _frames(recording: Recording) -> Iterator[np.ndarray]:
+    """The recording's samples as (channels, k) blocks: from the review's decoded copy when it has one,
+    else decoded from the file (and kept as that copy when the review wants one: qa/speech/decoded.py)."""
+    from qa.speech import decoded
+
+    copy = recording.decoded
+    if copy is not None and copy.is_file():
+        return decoded.stored_blocks(copy, recording.channels)
+    blocks = _decoded(recording.path, recording.channels)
+    return decoded.kept(blocks, copy) if decoded.worth_keeping(recording) else blocks
+
+
+def _decoded(path: Path, channels: int) -> Iterator[np.ndarray]:
     container = _open(path)
     layout = "mono" if channels == 1 else "stereo"
     resampler = av.AudioResampler(format="fltp", layout=layout, rate=SAMPLE_RATE)
@@ -184,7 +196,7 @@ def iter_chunks(
     pending: list[np.ndarray] = []
     pending_len = 0
     offset = 0
-    for block in _frames(recording.path, recording.channels):
+    for block in _frames(recording):
         pending.append(block.astype(np.float32, copy=False))
         pending_len += block.shape[1]
         while pending_len >= chunk + search:
