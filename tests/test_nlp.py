@@ -108,6 +108,21 @@ def test_fast_segmenter_cuts_exactly_like_jieba():
         assert python_only.words(text) == expected, json.dumps(text, ensure_ascii=False)
 
 
+def test_the_rust_copy_is_built_without_rjiebas_own_dictionary():
+    """``import rjieba`` builds jieba-rs's default dictionary (33 MB a process); callqa loads only its class."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from qa.text.nlp import get_nlp; seg = get_nlp('zh').tokenizer.jieba_seg; "
+            "assert seg._rust is not None; t = '我的快递三天了还没到，你们到底怎么回事'; "
+            "print(seg._rust.cut(t, True) == seg.words(t) == list(seg.tokenizer.cut(t))); "
+            "print(sorted(m for m in sys.modules if 'rjieba' in m))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         cwd=Path(__file__).parents[1], check=True).stdout.splitlines()
+    assert out[-2] == "True"  # the Rust copy cuts as jieba does
+    assert out[-1] == "[]"  # the package (and its default Jieba()) never imported
+
+
 def test_forced_split_added_after_a_text_was_cut_is_honoured():
     """jieba's forced splits are global; a cut remembered from before one was added must not be served again."""
     from jieba import finalseg

@@ -14,6 +14,7 @@ import functools
 import re
 from collections.abc import Iterable
 from math import log
+from pathlib import Path
 
 
 def private_jieba(words: Iterable[str]):
@@ -25,6 +26,41 @@ def private_jieba(words: Iterable[str]):
     for word in sorted(set(words)):
         tokenizer.add_word(word)
     return tokenizer
+
+
+@functools.lru_cache(maxsize=1)
+def _rjieba_class():
+    """rjieba's ``Jieba`` class, loaded without the package's default dictionary (None without rjieba).
+
+    ``import rjieba`` builds a ``Jieba()`` with jieba-rs's own dictionary at
+    import, 33 MB that callqa never uses (its copy holds our tokenizer's
+    words, ``Jieba.empty``), in every process that reviews Chinese calls
+    (a Dask worker stays under 1 GB with this). So the compiled module is
+    loaded on its own; should that fail, the package is imported after all.
+    """
+    import importlib.machinery
+    import importlib.util
+    import sys
+
+    if "rjieba" in sys.modules:
+        return sys.modules["rjieba"].Jieba
+    found = importlib.util.find_spec("rjieba")
+    if found is None:
+        return None
+    for folder in found.submodule_search_locations or ():
+        for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+            path = Path(folder) / f"rjieba{suffix}"
+            if path.is_file():
+                try:
+                    loader = importlib.machinery.ExtensionFileLoader("rjieba.rjieba", str(path))
+                    module = importlib.util.module_from_spec(importlib.util.spec_from_loader("rjieba.rjieba", loader))
+                    loader.exec_module(module)
+                    return module.Jieba
+                except ImportError:
+                    break
+    import rjieba
+
+    return rjieba.Jieba
 
 
 class Segmenter:
@@ -67,11 +103,10 @@ class Segmenter:
         total again; jieba-rs replaces it. A word no text can contain carries the
         difference, so both score every route alike. None without rjieba.
         """
-        try:
-            import rjieba
-        except ImportError:
+        jieba_rs = _rjieba_class()
+        if jieba_rs is None:
             return None
-        rust = rjieba.Jieba.empty()
+        rust = jieba_rs.empty()
         added = 0
         for word, freq in tokenizer.FREQ.items():
             if freq:
