@@ -100,6 +100,28 @@ def test_the_folder_goes_with_the_review(tmp_path):
     assert not folder.exists()
 
 
+def test_a_killed_reviews_copy_is_removed_by_the_next_review(tmp_path, monkeypatch):
+    """The copy is the call's audio unmasked: a folder whose process is gone does not outlive the next review."""
+    import subprocess
+    import sys
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                           text=True, check=True)
+    dead = tmp_path / f"callqa-decoded-{int(ended.stdout)}-abc123"
+    dead.mkdir()
+    (dead / "decoded.f32").write_bytes(b"\1" * 64)
+    alive = tmp_path / f"callqa-decoded-{os.getpid()}-def456"  # another review of this process, in flight
+    alive.mkdir()
+    other = tmp_path / "callqa-decoded-notapid-x"
+    other.mkdir()
+    with decoded_copies() as folder:
+        assert folder.parent == tmp_path and folder.name.startswith(f"callqa-decoded-{os.getpid()}-")
+        assert not dead.exists()
+        assert alive.is_dir() and other.is_dir()
+    assert not folder.exists()
+
+
 @pytest.mark.slow
 def test_a_review_decodes_its_recording_once(opus_call, tmp_path, monkeypatch):
     """Transcription, acoustics and the redacted copy: one decode, and nothing left in the temporary folder."""

@@ -12,8 +12,9 @@ consumer that stopped reading) never leaves a copy that later passes trust.
 
 The copy holds the call's audio, like the recording it came from: its folder
 is private to the process (``tempfile.mkdtemp``, mode 0700) and removed when
-the review ends. Recordings longer than ``calls.max_decoded_copy_seconds``
-(limits.yaml, counted per channel) are not copied: every pass decodes them.
+the review ends, or by the next review if the process was killed. Recordings
+longer than ``calls.max_decoded_copy_seconds`` (limits.yaml, counted per
+channel) are not copied: every pass decodes them.
 """
 
 from __future__ import annotations
@@ -36,14 +37,47 @@ _BLOCK = 160_000
 _NAME = "decoded.f32"
 
 
+_PREFIX = "callqa-decoded-"
+
+
 @contextmanager
 def decoded_copies() -> Iterator[Path]:
-    """A private folder for one review's decoded copy, removed (with the copy) when the review ends."""
-    folder = Path(tempfile.mkdtemp(prefix="callqa-decoded-"))
+    """A private folder for one review's decoded copy, removed (with the copy) when the review ends.
+
+    A process killed during a review cannot remove its folder, and the copy is
+    the call's audio unmasked: the folder's name carries the process id, and
+    folders of processes that no longer run are removed here, before a new
+    one is made (so at the latest by the next review after a crash).
+    """
+    _remove_orphans(Path(tempfile.gettempdir()))
+    folder = Path(tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-"))
     try:
         yield folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _remove_orphans(where: Path) -> None:
+    """Remove the decoded-copy folders in ``where`` whose process has ended (ours only: never a link)."""
+    try:
+        found = [f for f in where.glob(f"{_PREFIX}*-*") if not f.is_symlink() and f.is_dir()
+                 and f.lstat().st_uid == os.getuid()]
+    except OSError:
+        return
+    for folder in found:
+        pid = folder.name[len(_PREFIX):].split("-", 1)[0]
+        if pid.isdigit() and not _running(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True  # another user's process, or not a pid we can ask about: not ours to remove
+    return True
 
 
 def copy_path(folder: Path | None) -> Path | None:
