@@ -544,3 +544,44 @@ def test_a_window_still_looping_after_the_ladder_is_listed_as_dropped_not_writte
     found, rejected = asr._decode_piece(track, [_span(0, 34)], "zh", asr.ModelOptions(), asr.default_settings())
     assert [u.text for u in found] == ["您好"] and found[0].start == 100.2
     assert rejected == [(130.5, 133.0, "decoder loop at every temperature")]
+
+
+def test_a_segment_whose_words_have_no_length_is_unaligned():
+    from faster_whisper.transcribe import Segment, Word
+
+    def segment(times):
+        return Segment(id=0, seek=0, start=times[0][0], end=times[-1][1], text="x", tokens=[], avg_logprob=-0.2,
+                       compression_ratio=1.0, no_speech_prob=0.0, temperature=0.0,
+                       words=[Word(start=a, end=b, word="字", probability=0.5) for a, b in times])
+
+    # seed 41 of tests/repeated_call.py: 我在冰台心区有房 written where 广州市… was said, most characters at 0 s
+    flat = segment([(0.0, 0.54), (0.54, 0.54), (0.54, 0.54), (0.54, 0.70), (0.70, 1.56), (1.56, 1.56), (1.56, 1.56)])
+    said = segment([(0.0, 0.22), (0.22, 0.38), (0.38, 0.80), (0.80, 1.20), (1.20, 1.40), (1.40, 1.64)])
+    one_short = segment([(0.0, 0.3), (0.3, 0.3), (0.3, 0.6), (0.6, 0.9)])  # one word of four: still aligned
+    rules = asr.default_settings()
+    assert asr.unaligned(flat, rules) and not asr.unaligned(said, rules) and not asr.unaligned(one_short, rules)
+    assert not asr.unaligned(segment([(0.5, 0.5), (0.5, 0.5)]), rules)  # two words are too few to judge
+    assert asr.unaligned_ones([said, flat, one_short], rules) == {id(flat)}
+
+
+@pytest.mark.slow  # the loop check reads the real model's limits
+def test_unaligned_text_is_not_written_and_its_speech_is_accounted_for(monkeypatch):
+    from faster_whisper.transcribe import Segment, Word
+
+    def segment(start, times, text):
+        return Segment(id=0, seek=0, start=start + times[0][0], end=start + times[-1][1], text=text,
+                       tokens=list(range(len(times))), avg_logprob=-0.3, compression_ratio=1.1, no_speech_prob=0.0,
+                       temperature=0.0, words=[Word(start=start + a, end=start + b, word=c, probability=0.6)
+                                               for (a, b), c in zip(times, text)])
+
+    decoded = [segment(0.2, [(0, 0.3), (0.3, 0.6)], "您好"),
+               segment(5.0, [(0, 0), (0, 0), (0, 0.1), (0.1, 0.1)], "我在有房")]
+    monkeypatch.setattr(asr, "_decode", lambda *a, **k: decoded)
+    track = asr.Track(np.zeros(10 * 16000, np.float32), [], offset=100.0, speaker="ch1", role="customer")
+    found, rejected = asr._decode_piece(track, [_span(0, 10)], "zh", asr.ModelOptions(), asr.default_settings())
+    assert [u.text for u in found] == ["您好"]
+    assert rejected == [(105.0, 105.1, asr.UNALIGNED)]
+    missed = asr.uncovered([_span(0, 10)], [w for u in found for w in u.words], asr.default_settings())
+    assert missed and missed[-1]["end"] == 10 * 16000  # the rest of the piece is decoded again, or dropped with why
+    dropped = asr.dropped_parts(missed[-1:], [(5.0, 5.1, asr.UNALIGNED)], 0.0, "customer", "ch1", False)
+    assert dropped[0].reason == asr.UNALIGNED

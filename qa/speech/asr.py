@@ -55,6 +55,8 @@ class AsrSettings:
     window_margin: float | None = 3.0
     window_floor: float = 0.0
     join_gap: float = 0.3
+    unaligned_word: float = 0.02
+    unaligned_share: float = 0.5
     hallucinations: tuple[str, ...] = field(default_factory=tuple)
 
     def with_overrides(self, **changes: Any) -> "AsrSettings":
@@ -98,6 +100,8 @@ class _AsrFile(Settings):
     window_margin: Seconds | None = Field(le=30)
     window_floor: Seconds = Field(le=30)
     join_gap: Seconds = Field(le=2)
+    unaligned_word: Seconds = Field(le=1)
+    unaligned_share: Share = Field(gt=0)
     hallucinations: list[Text] = []
 
 
@@ -420,8 +424,9 @@ def transcribe_signal(
     """
     if spans is None:
         segments = _decode(audio, language, options, settings, vad=settings.vad_filter)
-        kept, looped = _loops_apart(segments, audio.size / SAMPLE_RATE, options, settings)
-        utterances, rejected = _utterances(kept, language, settings, offset, speaker, role, looped)
+        flat = unaligned_ones(segments, settings)
+        kept, apart = _set_apart(segments, audio.size / SAMPLE_RATE, options, settings, flat)
+        utterances, rejected = _utterances(kept, language, settings, offset, speaker, role, apart)
         return Decoded(utterances, [Dropped(a, b, why, role, speaker) for a, b, why in rejected])
     return decode_spans(audio, spans, language, options, settings, offset, speaker, role)
 
@@ -572,24 +577,59 @@ def _decode_piece(track: Track, group: list[dict], language: str, options: Model
     segments = _decode(joined, language, options, settings, vad=False, may_split=len(group) > 1)
     if segments is None:
         return None
+    flat = unaligned_ones(segments, settings)  # on the joined clock, before clamping makes words of no length
     segments = restore_times(segments, group, settings.join_gap)
-    kept, looped = _loops_apart(segments, joined.size / SAMPLE_RATE, options, settings)
-    return _utterances(kept, language, settings, track.offset, track.speaker, track.role, looped)
+    kept, apart = _set_apart(segments, joined.size / SAMPLE_RATE, options, settings, flat)
+    return _utterances(kept, language, settings, track.offset, track.speaker, track.role, apart)
 
 
-def _loops_apart(segments: list, audio_seconds: float, options: ModelOptions,
-                 settings: AsrSettings) -> tuple[list, list]:
-    """The segments of the windows that are no decoder loop, and those of the windows that are.
+LOOP = "decoder loop at every temperature"
+UNALIGNED = "words not aligned to the audio (most were given no time)"
+
+
+def unaligned(segment, settings: AsrSettings) -> bool:
+    """Whether Whisper could not align a segment's text: of its words (3 or more), ``unaligned_share`` or
+    more are shorter than ``unaligned_word`` seconds.
+
+    Seen on tests/repeated_call.py when a piece's decode goes wrong: seed 41
+    wrote 我在冰台心区有房 twice and 广州市… in the first 3 s of a piece, most
+    characters timed 0 s, where only 广州市… was said; the clamped words then
+    read as a sentence said where another was (a sentence "missing" under
+    junk). Aligned speech has no such words: every character takes time.
+    """
+    words = segment.words or []
+    short = sum(w.end - w.start < settings.unaligned_word for w in words)
+    return len(words) >= 3 and short >= settings.unaligned_share * len(words)
+
+
+def unaligned_ones(segments: list, settings: AsrSettings) -> set[int]:
+    """The ids of the segments whose words are not aligned (``unaligned``), judged on the decoded clock."""
+    return {id(s) for s in segments if unaligned(s, settings)}
+
+
+def _set_apart(segments: list, audio_seconds: float, options: ModelOptions, settings: AsrSettings,
+               flat: set[int] = frozenset()) -> tuple[list, list[tuple[object, str]]]:
+    """The segments kept, and those set apart with why: decoder loops, and ``flat`` (unaligned) ones.
 
     A window still looping once ``_decode`` is done has been through the whole
     temperature ladder, which samples: its text is junk (seed 9 of
     tests/repeated_call.py in 20 s pieces: agent CER 0.21, 1.30 or 2.40 from
-    run to run), so its speech is listed as dropped, with why, not written.
+    run to run). An unaligned segment's words cannot be placed. Either way
+    the text is not written, and its speech, uncovered, is decoded again
+    (``decode_tracks``) or listed as dropped with the reason.
     """
     model = load_model(options)
     looped = {id(seg) for window in _windows(segments) if loops(window, audio_seconds, model, settings)
               for seg in window}
-    return [s for s in segments if id(s) not in looped], [s for s in segments if id(s) in looped]
+    kept, apart = [], []
+    for seg in segments:
+        if id(seg) in looped:
+            apart.append((seg, LOOP))
+        elif id(seg) in flat:
+            apart.append((seg, UNALIGNED))
+        else:
+            kept.append(seg)
+    return kept, apart
 
 
 def halves(group: list[dict]) -> list[list[dict]]:
@@ -657,14 +697,13 @@ def unstretch(utterances: list[Utterance], settings: AsrSettings) -> list[Uttera
 
 
 def _utterances(segments, language: str, settings: AsrSettings, offset: float, speaker: str,
-                role: str, looped: list | tuple = ()) -> tuple[list[Utterance], list[tuple[float, float, str]]]:
+                role: str, apart: list | tuple = ()) -> tuple[list[Utterance], list[tuple[float, float, str]]]:
     """Utterances from faster-whisper segments, and the segments left out as (start, end, reason).
 
-    ``looped``: segments of decoder loops (``_loops_apart``), left out.
+    ``apart``: (segment, reason) set apart before (``_set_apart``), left out.
     """
     utterances: list[Utterance] = []
-    rejected = [(round(offset + float(seg.start), 3), round(offset + float(seg.end), 3),
-                 "decoder loop at every temperature") for seg in looped]
+    rejected = [(round(offset + float(seg.start), 3), round(offset + float(seg.end), 3), why) for seg, why in apart]
     for seg in segments:
         where = (round(offset + float(seg.start), 3), round(offset + float(seg.end), 3))
         if _is_hallucination(seg.text, settings):
