@@ -136,3 +136,18 @@ def test_a_review_decodes_its_recording_once(opus_call, tmp_path, monkeypatch):
     assert review.audio_path.is_file() and review.audio_path.parent == tmp_path / "audio"
     assert len(calls) == 1  # three passes read the audio; with no copy each would decode it
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith("callqa-decoded-")]
+
+
+def test_a_transcript_file_is_reviewed_without_a_decoded_copy_folder(tmp_path, monkeypatch):
+    """No audio, nothing to decode: no temporary folder is made (nor /tmp swept) for a transcript file."""
+    import qa.pipeline.review as review
+
+    def refused():
+        raise AssertionError("a transcript file asked for a decoded-copy folder")
+
+    monkeypatch.setattr(review, "decoded_copies", refused)
+    path = tmp_path / "call.txt"
+    path.write_text("# language: en\n0 3 agent Hello, how can I help?\n3.5 6 customer My order is late.\n",
+                    encoding="utf-8")
+    done = review.review_file(path)
+    assert [u.role for u in done.transcript.utterances] == ["agent", "customer"] and done.audio_path is None

@@ -9,6 +9,7 @@ store, which refuses a call id another existing file already holds.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from qa.common.outputs import OutputSet
-from qa.pipeline.ingest import read_or_transcribe
+from qa.pipeline.ingest import is_transcript_file, read_or_transcribe
 from qa.privacy.callid import output_path
 from qa.scoring.rubric import Rubric, load_rubric
 from qa.scoring.score import score_call
@@ -84,7 +85,8 @@ def review_file(path: Path, options: ReviewOptions | None = None, progress: Prog
     path = Path(path)
     timings: dict[str, Any] = {}
     started = time.perf_counter()
-    with decoded_copies() as scratch:  # the recording is decoded once, for all three passes over it
+    # a recording is decoded once, for all three passes over it; a transcript file needs no folder
+    with contextlib.nullcontext() if is_transcript_file(path) else decoded_copies() as scratch:
         transcript, recording = read_or_transcribe(path, options.transcribe, progress, content=content,
                                                    decoded_in=scratch)
         timings["transcribe"] = time.perf_counter() - started

@@ -424,8 +424,8 @@ def transcribe_signal(
     """
     if spans is None:
         segments = _decode(audio, language, options, settings, vad=settings.vad_filter)
-        flat = unaligned_ones(segments, settings)
-        kept, apart = _set_apart(segments, audio.size / SAMPLE_RATE, options, settings, flat)
+        kept, apart = _set_apart(segments, unaligned_ones(segments, settings),
+                                 looped_ones(segments, audio.size / SAMPLE_RATE, options, settings))
         utterances, rejected = _utterances(kept, language, settings, offset, speaker, role, apart)
         return Decoded(utterances, [Dropped(a, b, why, role, speaker) for a, b, why in rejected])
     return decode_spans(audio, spans, language, options, settings, offset, speaker, role)
@@ -579,7 +579,7 @@ def _decode_piece(track: Track, group: list[dict], language: str, options: Model
         return None
     flat = unaligned_ones(segments, settings)  # on the joined clock, before clamping makes words of no length
     segments = restore_times(segments, group, settings.join_gap)
-    kept, apart = _set_apart(segments, joined.size / SAMPLE_RATE, options, settings, flat)
+    kept, apart = _set_apart(segments, flat, looped_ones(segments, joined.size / SAMPLE_RATE, options, settings))
     return _utterances(kept, language, settings, track.offset, track.speaker, track.role, apart)
 
 
@@ -607,20 +607,24 @@ def unaligned_ones(segments: list, settings: AsrSettings) -> set[int]:
     return {id(s) for s in segments if unaligned(s, settings)}
 
 
-def _set_apart(segments: list, audio_seconds: float, options: ModelOptions, settings: AsrSettings,
-               flat: set[int] = frozenset()) -> tuple[list, list[tuple[object, str]]]:
-    """The segments kept, and those set apart with why: decoder loops, and ``flat`` (unaligned) ones.
+def looped_ones(segments: list, audio_seconds: float, options: ModelOptions, settings: AsrSettings) -> set[int]:
+    """The ids of the segments of windows that are a decoder loop (``loops``) once ``_decode`` is done.
 
-    A window still looping once ``_decode`` is done has been through the whole
-    temperature ladder, which samples: its text is junk (seed 9 of
-    tests/repeated_call.py in 20 s pieces: agent CER 0.21, 1.30 or 2.40 from
-    run to run). An unaligned segment's words cannot be placed. Either way
-    the text is not written, and its speech, uncovered, is decoded again
-    (``decode_tracks``) or listed as dropped with the reason.
+    Such a window has been through the whole temperature ladder, which
+    samples: its text is junk (seed 9 of tests/repeated_call.py in 20 s
+    pieces: agent CER 0.21, 1.30 or 2.40 from run to run).
     """
     model = load_model(options)
-    looped = {id(seg) for window in _windows(segments) if loops(window, audio_seconds, model, settings)
-              for seg in window}
+    return {id(seg) for window in _windows(segments) if loops(window, audio_seconds, model, settings)
+            for seg in window}
+
+
+def _set_apart(segments: list, flat: set[int], looped: set[int] = frozenset()) -> tuple[list, list[tuple[object, str]]]:
+    """The segments kept, and those set apart with why: ``looped`` (decoder loops) and ``flat`` (unaligned).
+
+    Their text is not written; their speech, uncovered, is decoded again
+    (``decode_tracks``) or listed as dropped with the reason.
+    """
     kept, apart = [], []
     for seg in segments:
         if id(seg) in looped:

@@ -205,10 +205,8 @@ def _account(job: Job, item: _Item, result: _Result, language: str, settings: as
     """Keep the item's utterances; return its uncovered speech as new items, or record it as dropped."""
     found, rejected = [], []
     if result.silent is None:
-        flat = asr.unaligned_ones(result.segments, settings)
-        segments = asr.restore_times(result.segments, item.group, settings.join_gap)
-        kept = [s for s in segments if id(s) not in flat]
-        apart = [(s, asr.UNALIGNED) for s in segments if id(s) in flat]
+        flat = asr.unaligned_ones(result.segments, settings)  # loops were decoded again one by one (_one_by_one)
+        kept, apart = asr._set_apart(asr.restore_times(result.segments, item.group, settings.join_gap), flat)
         found, rejected = asr._utterances(kept, language, settings, job.offset, job.speaker, job.role, apart)
         job.found.utterances += found
     missed = asr.uncovered(item.group, [w for u in found for w in u.words], settings, job.offset)

@@ -35,8 +35,6 @@ from qa.types import Recording
 #: Sample frames read from the copy at a time (10 s at 16 kHz).
 _BLOCK = 160_000
 _NAME = "decoded.f32"
-
-
 _PREFIX = "callqa-decoded-"
 
 
