@@ -206,13 +206,14 @@ def _account(job: Job, item: _Item, result: _Result, language: str, settings: as
     found, rejected = [], []
     if result.silent is None:
         flat = asr.unaligned_ones(result.segments, settings)  # loops were decoded again one by one (_one_by_one)
-        kept, apart = asr._set_apart(asr.restore_times(result.segments, item.group, settings.join_gap), flat)
+        skipped = asr.stretched_ones(result.segments, settings)
+        kept, apart = asr._set_apart(asr.restore_times(result.segments, item.group, settings.join_gap), flat,
+                                     skipped=skipped)
         found, rejected = asr._utterances(kept, language, settings, job.offset, job.speaker, job.role, apart)
-        job.found.utterances += found
-    missed = asr.uncovered(item.group, [w for u in found for w in u.words], settings, job.offset)
+    found, missed, how = asr.leftovers(item.group, found, settings, job.offset, budgets[item.job], language)
+    job.found.utterances += found
     if not missed:
         return []
-    how = asr.retry(item.group, missed, budgets[item.job])
     if how is not None:
         budgets[item.job] -= 1
         groups = (asr.pack_spans(missed, settings.piece_seconds, settings.join_gap) if how == "pack"

@@ -132,7 +132,6 @@ def transcribe(recording: Recording, options: TranscribeOptions | None = None, p
             f"{recording.path}: no speech found in {decoded:.1f} s of audio (silence-only or music-only recording)"
         )
     give_back()  # the chunks, spectrograms and decoder buffers are freed: let the tagging reuse the pages
-    utterances = asr.unstretch(utterances, settings)
     if stereo:
         roles = _stereo_roles(utterances, recording)
     else:
