@@ -6,7 +6,8 @@ words on its side have CER > 0.5 and that is not in the transcript's ``dropped``
 speed-up over naive faster-whisper (whole file, defaults: mono mix, beam 5, no VAD, conditioning on).
 "callqa 30 s" is callqa with Whisper's 30 s encoder windows (``fit_windows=False``): the step before
 windows fitted to their audio (qa/speech/encoder.py).
-Prints the median speed-up and the machine load (``os.getloadavg``).
+Prints the median speed-up, how many sides are within 0.02 of the best plain configuration's CER (the
+issue's quality goal) and the machine load (``os.getloadavg``).
 
     python bench/repeated.py                 # 3 calls of 3 minutes
     python bench/repeated.py --calls 2 --minutes 2
@@ -69,6 +70,8 @@ def main() -> None:
     }
     print(f"load before: {os.getloadavg()}")
     speedups, full = [], []
+    cers: dict[str, list[tuple[float, float]]] = {}  # configuration -> per call (agent, customer)
+    lost: dict[str, int] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for seed in range(args.first, args.first + args.calls):
             call = build_call(seed, args.minutes)
@@ -87,6 +90,8 @@ def main() -> None:
                 per_role = {r: cer(call.reference(r), "".join(u.text for u in utts if u.role == r)) for r in ("agent", "customer")}
                 missing = [s for s, c in sentence_hits(call, utts) if c > 0.5
                            and not any(d.role == s.role and d.start < s.end and d.end > s.start for d in dropped)]
+                cers.setdefault(name, []).append((per_role["agent"], per_role["customer"]))
+                lost[name] = lost.get(name, 0) + len(missing)
                 print(f"call {seed} ({call.duration:.0f} s, {len(call.said)} sentences) {name:13} {walls[name]:6.1f} s  "
                       f"CER agent {per_role['agent']:.3f} customer {per_role['customer']:.3f}  missing {len(missing)}  "
                       f"dropped {len(dropped)}")
@@ -94,6 +99,12 @@ def main() -> None:
             full.append(walls["naive"] / walls["callqa 30 s"])
     print(f"callqa vs naive: {', '.join(f'{s:.2f}x' for s in speedups)}; median {statistics.median(speedups):.2f}x")
     print(f"callqa with 30 s windows vs naive: {', '.join(f'{s:.2f}x' for s in full)}; median {statistics.median(full):.2f}x")
+    ours = [c for pair in cers["callqa"] for c in pair]
+    best = [min(a, b) for pa, pb in zip(cers["plain VAD"], cers["plain no VAD"]) for a, b in zip(pa, pb)]
+    print(f"callqa, {len(ours)} sides: median per-role CER {statistics.median(ours):.3f}; "
+          f"within 0.02 of the best plain configuration {sum(c <= b + 0.02 for c, b in zip(ours, best))}; "
+          f"at 0.15 or less {sum(c <= 0.15 for c in ours)}; sentences missing {lost['callqa']} "
+          f"(plain VAD {lost['plain VAD']}, plain no VAD {lost['plain no VAD']})")
     print(f"load after: {os.getloadavg()}")
 
 
