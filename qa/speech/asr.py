@@ -424,8 +424,9 @@ def transcribe_signal(
     """
     if spans is None:
         segments = _decode(audio, language, options, settings, vad=settings.vad_filter)
-        kept, apart = _set_apart(segments, unaligned_ones(segments, settings),
-                                 looped_ones(segments, audio.size / SAMPLE_RATE, options, settings))
+        why = dict.fromkeys(unaligned_ones(segments, settings), UNALIGNED)  # no retry here: stretched text stays
+        why.update(dict.fromkeys(looped_ones(segments, audio.size / SAMPLE_RATE, options, settings), LOOP))
+        kept, apart = _set_apart(segments, why)
         utterances, rejected = _utterances(kept, language, settings, offset, speaker, role, apart)
         return Decoded(utterances, [Dropped(a, b, why, role, speaker) for a, b, why in rejected])
     return decode_spans(audio, spans, language, options, settings, offset, speaker, role)
@@ -459,11 +460,11 @@ def decode_tracks(tracks: list[Track], language: str, options: ModelOptions, set
     hallucination filter removes. So after each round of a track, the spans
     of its pieces that words do not cover (``min_uncovered`` seconds or more
     left, words widened by ``coverage_pad``) are decoded again whole in its
-    next round (``leftovers``), packed
-    together, so that the leftovers of several pieces share one window (each
-    window costs a whole encoder pass, however little it holds). A part still
-    uncovered when decoded on its own, or when the track's retries are spent,
-    is recorded as dropped, with the reason.
+    next round (``leftovers``), packed together, so that the leftovers of
+    several pieces share one window (each window costs a whole encoder pass,
+    however little it holds). A part still uncovered when decoded on its own,
+    or when the track's retries are spent, is recorded as dropped, with the
+    reason.
 
     A piece of several spans whose greedy decode loops (or is unlikely) is
     decoded again as two pieces of half its speech each, side by side, not
@@ -618,11 +619,10 @@ def _decode_piece(track: Track, group: list[dict], language: str, options: Model
     segments = _decode(joined, language, options, settings, vad=False, may_split=len(group) > 1)
     if segments is None:
         return None
-    flat = unaligned_ones(segments, settings)  # on the joined clock, before clamping makes words of no length
-    skipped = stretched_ones(segments, settings)  # on the joined clock: clamped, a stretched word looks short
+    why = misplaced(segments, settings)  # on the joined clock, before restore_times clamps the words
     segments = restore_times(segments, group, settings.join_gap)
-    kept, apart = _set_apart(segments, flat, looped_ones(segments, joined.size / SAMPLE_RATE, options, settings),
-                             skipped)
+    why.update(dict.fromkeys(looped_ones(segments, joined.size / SAMPLE_RATE, options, settings), LOOP))
+    kept, apart = _set_apart(segments, why)
     return _utterances(kept, language, settings, track.offset, track.speaker, track.role, apart)
 
 
@@ -666,6 +666,17 @@ def stretched_ones(segments: list, settings: AsrSettings) -> set[int]:
     return {id(s) for s in segments if any(w.end - w.start > settings.stretched_word for w in s.words or [])}
 
 
+def misplaced(segments: list, settings: AsrSettings) -> dict[int, str]:
+    """Why each segment whose words cannot be placed in time is set apart, by id: ``UNALIGNED`` or ``SKIPPED``.
+
+    Judged on the decoded clock: once ``restore_times`` has clamped words to
+    their spans, an unaligned word and a stretched one both look ordinary.
+    """
+    why = dict.fromkeys(stretched_ones(segments, settings), SKIPPED)
+    why.update(dict.fromkeys(unaligned_ones(segments, settings), UNALIGNED))
+    return why
+
+
 def looped_ones(segments: list, audio_seconds: float, options: ModelOptions, settings: AsrSettings) -> set[int]:
     """The ids of the segments of windows that are a decoder loop (``loops``) once ``_decode`` is done.
 
@@ -678,25 +689,14 @@ def looped_ones(segments: list, audio_seconds: float, options: ModelOptions, set
             for seg in window}
 
 
-def _set_apart(segments: list, flat: set[int], looped: set[int] = frozenset(),
-               skipped: set[int] = frozenset()) -> tuple[list, list[tuple[object, str]]]:
-    """The segments kept, and those set apart with why: ``looped`` (decoder loops), ``flat`` (unaligned) and
-    ``skipped`` (a word stretched over skipped speech).
+def _set_apart(segments: list, why: dict[int, str]) -> tuple[list, list[tuple[object, str]]]:
+    """The segments kept, and those set apart (``why`` has their ids: ``LOOP``, ``UNALIGNED``, ``SKIPPED``).
 
     Their text is not written; their speech, uncovered, is decoded again
     (``decode_tracks``) or listed as dropped with the reason.
     """
-    kept, apart = [], []
-    for seg in segments:
-        if id(seg) in looped:
-            apart.append((seg, LOOP))
-        elif id(seg) in flat:
-            apart.append((seg, UNALIGNED))
-        elif id(seg) in skipped:
-            apart.append((seg, SKIPPED))
-        else:
-            kept.append(seg)
-    return kept, apart
+    kept = [seg for seg in segments if id(seg) not in why]
+    return kept, [(seg, why[id(seg)]) for seg in segments if id(seg) in why]
 
 
 def halves(group: list[dict]) -> list[list[dict]]:

@@ -25,6 +25,7 @@ from qa.errors import (
     NotAudioError,
     TruncatedAudioError,
 )
+from qa.speech import decoded
 from qa.types import CallMeta, Recording
 
 SAMPLE_RATE = 16000
@@ -145,8 +146,6 @@ class AudioChunk:
 def _frames(recording: Recording) -> Iterator[np.ndarray]:
     """The recording's samples as (channels, k) blocks: from the review's decoded copy when it has one,
     else decoded from the file (and kept as that copy when the review wants one: qa/speech/decoded.py)."""
-    from qa.speech import decoded
-
     copy = recording.decoded
     if copy is not None and copy.is_file():
         return decoded.stored_blocks(copy, recording.channels)
