@@ -67,14 +67,21 @@ def timed_text(draw) -> str:
     return "\n".join(header + lines) + draw(st.sampled_from(["", "\n", "\r\n"]))
 
 
-def _valid_transcript() -> dict[str, Any]:
+@functools.lru_cache(maxsize=1)
+def _valid_base() -> str:
+    """Built once, at import: parsing it in every draw made each draw long, and Hypothesis warns when
+    anything (another test's background thread too) touches the global ``random`` while a draw runs."""
     from qa.intake.transcript_io import parse_timed_text, transcript_to_dict
 
     t = parse_timed_text("# language: zh\n# call_id: fz\n0 2 agent 您好\n2.5 4 customer 我要退款\n")
     data = transcript_to_dict(t)
     data["utterances"][0]["words"] = [{"start": 0.0, "end": 0.5, "text": "您", "probability": 0.9}]
     data["gaps"] = [{"start": 2.0, "end": 2.5}]
-    return data
+    return json.dumps(data)
+
+
+def _valid_transcript() -> dict[str, Any]:
+    return json.loads(_valid_base())
 
 
 _TRANSCRIPT_PATHS = [
@@ -85,6 +92,9 @@ _TRANSCRIPT_PATHS = [
     ("roles", "speaker_roles"), ("meta",), ("meta", "channel_map"), ("meta", "call_id"), ("meta", "language"),
     ("meta", "extra"), ("language_probability",), ("source",), ("asr",), ("format",), ("version",),
 ]
+
+
+_valid_base()
 
 
 @st.composite
