@@ -430,6 +430,36 @@ def test_a_segment_with_a_word_stretched_over_skipped_speech_is_set_apart(monkey
     assert [(round(m["start"] / 16000, 2), round(m["end"] / 16000, 2)) for m in missed] == [(1.0, 4.0), (10.0, 30.0)]
 
 
+def test_too_few_words_for_their_speech_are_set_apart_in_a_piece_of_several_spans_only(monkeypatch):
+    """Seed 95 of tests/repeated_call.py: in a piece of several agent spans the decoder wrote the
+    recurring 我想问 where 广州市… was said, 我想 10.10-11.50 s and 问 11.50-12.90 s (no word over
+    stretched_word, but 0.93 s a character). In a piece of several spans it is decoded again; a piece of
+    one span keeps it, so a slow speaker's words are never lost to the rule."""
+    from faster_whisper.transcribe import Segment, Word as FwWord
+
+    def segment(words):
+        return Segment(id=0, seek=0, start=words[0][0], end=words[-1][1], text="".join(w for _, _, w in words),
+                       tokens=list(range(len(words))), avg_logprob=-0.3, compression_ratio=1.1,
+                       no_speech_prob=0.0, temperature=0.0,
+                       words=[FwWord(start=a, end=b, word=w, probability=0.6) for a, b, w in words])
+
+    said = segment([(0.0, 0.9, "我想"), (0.9, 2.0, "问")])  # 0.67 s a character, as the test clip says it
+    written_over = segment([(10.1, 11.5, "我想"), (11.5, 12.9, "问")])
+    brief = segment([(14.0, 14.8, "嗯")])  # slow, but shorter than slow_text_span
+    rules = asr.default_settings()  # slow_text 0.7 s a character, slow_text_span 1.5 s
+    assert asr.slow_ones([said, written_over, brief], rules) == {id(written_over)}
+    assert asr.misplaced([said, written_over], rules, several=True) == {id(written_over): asr.SLOW}
+    assert asr.misplaced([said, written_over], rules) == {}
+
+    monkeypatch.setattr(asr, "_decode", lambda *a, **k: [said, written_over])
+    monkeypatch.setattr(asr, "looped_ones", lambda *a, **k: set())
+    track = asr.Track(np.zeros(30 * 16000, np.float32), [], offset=0.0, speaker="ch0", role="agent")
+    found, rejected = asr._decode_piece(track, [_span(0, 3), _span(8, 16)], "zh", asr.ModelOptions(), rules)
+    assert [u.text for u in found] == ["我想问"] and [why for _, _, why in rejected] == [asr.SLOW]
+    found, rejected = asr._decode_piece(track, [_span(0, 16)], "zh", asr.ModelOptions(), rules)
+    assert [u.text for u in found] == ["我想问", "我想问"] and rejected == []
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("seed,minutes,limit", [
     (0, 1.6, 0.15),

@@ -52,6 +52,8 @@ class AsrSettings:
     coverage_pad: float = 0.4
     min_uncovered: float = 0.5
     stretched_word: float = 1.5
+    slow_text: float = 0.7
+    slow_text_span: float = 1.5
     window_margin: float | None = 3.0
     window_floor: float = 0.0
     join_gap: float = 0.3
@@ -97,6 +99,8 @@ class _AsrFile(Settings):
     coverage_pad: Seconds
     min_uncovered: Seconds
     stretched_word: Seconds = Field(gt=0)
+    slow_text: Seconds = Field(gt=0)
+    slow_text_span: Seconds
     window_margin: Seconds | None = Field(le=30)
     window_floor: Seconds = Field(le=30)
     join_gap: Seconds = Field(le=2)
@@ -619,7 +623,7 @@ def _decode_piece(track: Track, group: list[dict], language: str, options: Model
     segments = _decode(joined, language, options, settings, vad=False, may_split=len(group) > 1)
     if segments is None:
         return None
-    why = misplaced(segments, settings)  # on the joined clock, before restore_times clamps the words
+    why = misplaced(segments, settings, len(group) > 1)  # on the joined clock, before restore_times clamps the words
     segments = restore_times(segments, group, settings.join_gap)
     why.update(dict.fromkeys(looped_ones(segments, joined.size / SAMPLE_RATE, options, settings), LOOP))
     kept, apart = _set_apart(segments, why)
@@ -629,6 +633,7 @@ def _decode_piece(track: Track, group: list[dict], language: str, options: Model
 LOOP = "decoder loop at every temperature"
 UNALIGNED = "words not aligned to the audio (most were given no time)"
 SKIPPED = "a word stretched over speech the decoder skipped"
+SLOW = "too few words for the speech they were timed over"
 
 
 def unaligned(segment, settings: AsrSettings) -> bool:
@@ -666,13 +671,36 @@ def stretched_ones(segments: list, settings: AsrSettings) -> set[int]:
     return {id(s) for s in segments if any(w.end - w.start > settings.stretched_word for w in s.words or [])}
 
 
-def misplaced(segments: list, settings: AsrSettings) -> dict[int, str]:
-    """Why each segment whose words cannot be placed in time is set apart, by id: ``UNALIGNED`` or ``SKIPPED``.
+def slow_ones(segments: list, settings: AsrSettings) -> set[int]:
+    """The ids of the segments whose words last more than ``slow_text`` seconds per character and span
+    ``slow_text_span`` seconds or more, judged on the decoded clock.
+
+    In a piece of several spans Whisper may write a sentence it has just
+    written where another was said, its few characters stretched over the
+    other's speech (tests/repeated_call.py seed 95: 我想问, three characters
+    over 2.8 s, where 广州市… was said). ``misplaced`` applies this to pieces
+    of several spans only, so a slow speaker's text is never lost to it: its
+    speech, decoded again, ends up in a piece of its own, where it is kept.
+    """
+    out = set()
+    for s in segments:
+        words = s.words or []
+        chars = sum(ch.isalnum() for w in words for ch in w.word)
+        if chars and words[-1].end - words[0].start >= settings.slow_text_span and \
+                sum(w.end - w.start for w in words) > settings.slow_text * chars:
+            out.add(id(s))
+    return out
+
+
+def misplaced(segments: list, settings: AsrSettings, several: bool = False) -> dict[int, str]:
+    """Why each segment whose words cannot be placed in time is set apart, by id: ``UNALIGNED``, ``SKIPPED``
+    or (``several``: a piece of several spans) ``SLOW``.
 
     Judged on the decoded clock: once ``restore_times`` has clamped words to
     their spans, an unaligned word and a stretched one both look ordinary.
     """
-    why = dict.fromkeys(stretched_ones(segments, settings), SKIPPED)
+    why = dict.fromkeys(slow_ones(segments, settings), SLOW) if several else {}
+    why.update(dict.fromkeys(stretched_ones(segments, settings), SKIPPED))
     why.update(dict.fromkeys(unaligned_ones(segments, settings), UNALIGNED))
     return why
 
@@ -690,7 +718,7 @@ def looped_ones(segments: list, audio_seconds: float, options: ModelOptions, set
 
 
 def _set_apart(segments: list, why: dict[int, str]) -> tuple[list, list[tuple[object, str]]]:
-    """The segments kept, and those set apart (``why`` has their ids: ``LOOP``, ``UNALIGNED``, ``SKIPPED``).
+    """The segments kept, and those set apart (``why`` has their ids: ``LOOP``, ``UNALIGNED``, ``SKIPPED``, ``SLOW``).
 
     Their text is not written; their speech, uncovered, is decoded again
     (``decode_tracks``) or listed as dropped with the reason.

@@ -205,7 +205,7 @@ def _account(job: Job, item: _Item, result: _Result, language: str, settings: as
     """Keep the item's utterances; return its uncovered speech as new items, or record it as dropped."""
     found, rejected = [], []
     if result.silent is None:
-        why = asr.misplaced(result.segments, settings)  # loops were decoded again one by one (_one_by_one)
+        why = asr.misplaced(result.segments, settings, len(item.group) > 1)  # loops were decoded again one by one (_one_by_one)
         kept, apart = asr._set_apart(asr.restore_times(result.segments, item.group, settings.join_gap), why)
         found, rejected = asr._utterances(kept, language, settings, job.offset, job.speaker, job.role, apart)
     found, missed, how = asr.leftovers(item.group, found, settings, job.offset, budgets[item.job], language)
