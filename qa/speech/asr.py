@@ -573,7 +573,7 @@ def without(utterances: list[Utterance], spans: list[dict], offset: float, langu
             out.append(u)
         elif keep:
             out.append(replace(u, start=keep[0].start, end=keep[-1].end, text=join_words(keep, language), words=keep,
-                               confidence=round(float(np.mean([w.probability for w in keep])), 4)))
+                               confidence=confidence(keep)))
     return out
 
 
@@ -794,11 +794,16 @@ def _utterances(segments, language: str, settings: AsrSettings, offset: float, s
                     text=text,
                     words=group,
                     speaker=speaker,
-                    confidence=round(float(np.mean([w.probability for w in group])), 4),
+                    confidence=confidence(group),
                     no_speech_prob=round(float(seg.no_speech_prob), 4),
                 )
             )
     return utterances, rejected
+
+
+def confidence(words: list[Word]) -> float:
+    """An utterance's confidence: its words' mean probability (one formula wherever utterances are made)."""
+    return round(float(np.mean([w.probability for w in words])), 4)
 
 
 def split_at_pauses(words: list[Word], pause: float) -> list[list[Word]]:

@@ -244,7 +244,7 @@ def _split_mono(
                                        speaker=speaker, no_speech_prob=source.no_speech_prob))
     for u in regrouped:
         u.text = asr.join_words(u.words, language)
-        u.confidence = round(float(np.mean([w.probability for w in u.words])), 4)
+        u.confidence = asr.confidence(u.words)
     regrouped = [u for u in regrouped if u.text]
     guess = guess_roles(regrouped, language)
     for u in regrouped:
