@@ -401,23 +401,24 @@ def test_uncovered_speech_is_packed_again_after_progress_each_part_alone_after_n
     assert asr.retry(group, [_span(3, 6)], budget=0) is None  # retries spent
 
 
+def _decoded(words: list[tuple[float, float, str]]):
+    """A faster-whisper segment as the greedy decode gives it, from (start, end, word) on the piece's clock."""
+    from faster_whisper.transcribe import Segment, Word as FwWord
+
+    return Segment(id=0, seek=0, start=words[0][0], end=words[-1][1], text="".join(w for _, _, w in words),
+                   tokens=list(range(len(words))), avg_logprob=-0.3, compression_ratio=1.1, no_speech_prob=0.0,
+                   temperature=0.0, words=[FwWord(start=a, end=b, word=w, probability=0.6) for a, b, w in words])
+
+
 def test_a_segment_with_a_word_stretched_over_skipped_speech_is_set_apart(monkeypatch):
     """Seed 1 of tests/repeated_call.py: in a piece of eight customer spans the decoder skipped five
     sentences; 问 was stretched over them (3.98-22.50 s on the piece's clock) and the 我想 before it was
     timed on a sentence that says 我认为… Its whole segment is decoded again, not written."""
-    from faster_whisper.transcribe import Segment, Word as FwWord
-
-    def segment(times, text, seek=0):
-        return Segment(id=0, seek=seek, start=times[0][0], end=times[-1][1], text=text,
-                       tokens=list(range(len(times))), avg_logprob=-0.3, compression_ratio=1.1,
-                       no_speech_prob=0.0, temperature=0.0,
-                       words=[FwWord(start=a, end=b, word=c, probability=0.6) for (a, b), c in zip(times, text)])
-
-    said = segment([(0.0, 0.3), (0.3, 0.6)], "您好")
-    skipping = segment([(3.18, 3.98), (3.98, 22.50), (23.32, 23.66), (23.66, 23.94)], "我问我冰")
+    said = _decoded([(0.0, 0.3, "您"), (0.3, 0.6, "好")])
+    skipping = _decoded([(3.18, 3.98, "我"), (3.98, 22.50, "问"), (23.32, 23.66, "我"), (23.66, 23.94, "冰")])
     rules = asr.default_settings()  # stretched_word 1.5 s
     assert asr.stretched_ones([said, skipping], rules) == {id(skipping)}
-    assert asr.stretched_ones([segment([(0.0, 1.5), (1.5, 1.8)], "嗯好")], rules) == set()  # 1.5 s is still a word
+    assert asr.stretched_ones([_decoded([(0.0, 1.5, "嗯"), (1.5, 1.8, "好")])], rules) == set()  # 1.5 s is still a word
 
     spans = [_span(0, 4), _span(10, 30)]  # joined with 0.3 s pauses: the second starts at 4.3 s on the piece
     monkeypatch.setattr(asr, "_decode", lambda *a, **k: [said, skipping])
@@ -435,17 +436,9 @@ def test_too_few_words_for_their_speech_are_set_apart_in_a_piece_of_several_span
     recurring 我想问 where 广州市… was said, 我想 10.10-11.50 s and 问 11.50-12.90 s (no word over
     stretched_word, but 0.93 s a character). In a piece of several spans it is decoded again; a piece of
     one span keeps it, so a slow speaker's words are never lost to the rule."""
-    from faster_whisper.transcribe import Segment, Word as FwWord
-
-    def segment(words):
-        return Segment(id=0, seek=0, start=words[0][0], end=words[-1][1], text="".join(w for _, _, w in words),
-                       tokens=list(range(len(words))), avg_logprob=-0.3, compression_ratio=1.1,
-                       no_speech_prob=0.0, temperature=0.0,
-                       words=[FwWord(start=a, end=b, word=w, probability=0.6) for a, b, w in words])
-
-    said = segment([(0.0, 0.9, "我想"), (0.9, 2.0, "问")])  # 0.67 s a character, as the test clip says it
-    written_over = segment([(10.1, 11.5, "我想"), (11.5, 12.9, "问")])
-    brief = segment([(14.0, 14.8, "嗯")])  # slow, but shorter than slow_text_span
+    said = _decoded([(0.0, 0.9, "我想"), (0.9, 2.0, "问")])  # 0.67 s a character, as the test clip says it
+    written_over = _decoded([(10.1, 11.5, "我想"), (11.5, 12.9, "问")])
+    brief = _decoded([(14.0, 14.8, "嗯")])  # slow, but shorter than slow_text_span
     rules = asr.default_settings()  # slow_text 0.7 s a character, slow_text_span 1.5 s
     assert asr.slow_ones([said, written_over, brief], rules) == {id(written_over)}
     assert asr.misplaced([said, written_over], rules, several=True) == {id(written_over): asr.SLOW}
